@@ -1,6 +1,6 @@
 """Generate the Python stubs (with .pyi) and the gateway's descriptor set from protos/.
 
-Usage: python protos/codegen.py [--check | --lint] [--descriptor-out PATH]
+Usage: python protos/codegen.py [--check | --lint | --descriptor-only] [--descriptor-out PATH]
 
 --check regenerates into a temporary directory and exits 1, listing the files that
 differ, when the committed stubs under protos/gen/python are stale.
@@ -51,7 +51,15 @@ def generate_stubs(out: Path) -> None:
 
 def generate_descriptor(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    protoc("--include_imports", "--include_source_info", f"--descriptor_set_out={path}", *proto_files())
+    # error_details.proto is imported by no contract, but the gateway needs ErrorInfo to
+    # print the details of an error status.
+    protoc(
+        "--include_imports",
+        "--include_source_info",
+        f"--descriptor_set_out={path}",
+        "google/rpc/error_details.proto",
+        *proto_files(),
+    )
 
 
 def stale_files(fresh: Path, committed: Path) -> list[str]:
@@ -79,11 +87,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the committed stubs are stale")
     parser.add_argument("--lint", action="store_true", help="run buf lint over the contracts")
+    parser.add_argument("--descriptor-only", action="store_true", help="only build the gateway's descriptor set")
     parser.add_argument("--descriptor-out", type=Path, default=DEFAULT_DESCRIPTOR)
     args = parser.parse_args()
 
     if args.lint:
         lint()
+        return
+    if args.descriptor_only:
+        generate_descriptor(args.descriptor_out)
         return
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,1 @@
+"""The shared runtime every stackmesh service is built on."""

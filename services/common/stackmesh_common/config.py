@@ -1,0 +1,156 @@
+"""Typed distribution config: one YAML file, `${VAR:-default}` expansion, env overrides.
+
+Environment overrides use `STACKMESH_` plus the path in upper case joined by `__`, e.g.
+`STACKMESH_GATEWAY__PORT=9000` or `STACKMESH_SERVICES__INFERENCE__PORT=0`; values are
+parsed as YAML scalars so numbers and booleans keep their types.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "STACKMESH_"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The distribution file is missing, malformed or names something unknown."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(_Strict):
+    """One provider instance of an API: its id, its type name and its typed config."""
+
+    provider_id: str
+    provider_type: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServiceConfig(_Strict):
+    """One gRPC service process of the mesh."""
+
+    # Address peers and the gateway use to reach the service.
+    host: str = "127.0.0.1"
+    # Port to bind; 0 asks the OS for a free one.
+    port: int
+    # Interface to bind; defaults to host (set "0.0.0.0" in containers).
+    listen_host: str | None = None
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    # Resources registered at start-up, by kind ("models", "shields", ...), typed by the service.
+    resources: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    # Worker threads for blocking provider calls.
+    max_workers: int = 8
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def bind_address(self) -> str:
+        return f"{self.listen_host or self.host}:{self.port}"
+
+
+class PostgresConfig(_Strict):
+    # A libpq URL; empty means the local launcher starts embedded PostgreSQL and sets it.
+    url: str = ""
+    pool_min_size: int = 1
+    pool_max_size: int = 8
+
+
+class NatsConfig(_Strict):
+    # Empty means the local launcher starts nats-server and sets it.
+    url: str = ""
+    port: int = 4222
+
+
+class GatewayConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = 8321
+    admin_port: int = 9901
+    # Requests with a larger body are refused with 413.
+    max_request_bytes: int = 8 * 1024 * 1024
+    # Upper bound for unary calls (model calls included) and for whole streams.
+    request_timeout_s: float = 300.0
+    # Time to open a connection to a service before answering 503.
+    connect_timeout_s: float = 1.0
+    # The service that hosts the aggregated inspect API (/v1/health, /v1/providers, ...).
+    inspect_service: str = "inference"
+
+
+class StackConfig(_Strict):
+    """A distribution: which services run, with which providers and resources."""
+
+    name: str
+    version: int = 1
+    # Logs, data and generated config of a local stack go under this folder.
+    state_dir: Path = Path(".stackmesh")
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    nats: NatsConfig = Field(default_factory=NatsConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    services: dict[str, ServiceConfig]
+
+    def service(self, name: str) -> ServiceConfig:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise ConfigError(
+                f"service {name!r} is not in distribution {self.name!r}; it has: {', '.join(sorted(self.services))}"
+            ) from None
+
+
+def _expand(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is None:
+                raise ConfigError(f"environment variable {name} is not set and has no default in the config")
+            return default
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env) for v in value]
+    return value
+
+
+def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for key, raw in sorted(env.items()):
+        if not key.startswith(ENV_PREFIX) or "__" not in key and key[len(ENV_PREFIX):].lower() not in data:
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX):].split("__")]
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key} overrides a path that is not a mapping")
+        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> StackConfig:
+    """Reads a distribution file, expands variables and applies STACKMESH_* overrides."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"distribution file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"distribution file {path} is not valid YAML: {exc}") from None
+    data = _expand(data, env)
+    _apply_overrides(data, env)
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"distribution file {path} is invalid:\n{exc}") from None

@@ -1,0 +1,71 @@
+"""PostgreSQL access: one async pool per service, pinned to the service's own schema."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from stackmesh_common.config import ConfigError, PostgresConfig
+
+log = logging.getLogger("stackmesh.db")
+
+
+async def open_pool(config: PostgresConfig, schema: str) -> AsyncConnectionPool:
+    """Opens a pool whose connections see `schema` first (and `public` for extensions)."""
+    if not config.url:
+        raise ConfigError("postgres.url is not set (STACKMESH_POSTGRES__URL)")
+
+    async def configure(conn: AsyncConnection) -> None:
+        await conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        await conn.commit()
+
+    pool = AsyncConnectionPool(
+        config.url,
+        min_size=config.pool_min_size,
+        max_size=config.pool_max_size,
+        configure=configure,
+        open=False,
+        kwargs={"autocommit": False},
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+def _migration_files(package: str) -> list[Traversable]:
+    folder = resources.files(package)
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+
+
+async def migrate(pool: AsyncConnectionPool, schema: str, package: str) -> list[str]:
+    """Applies the `NNN_name.sql` files of `package` not yet applied to `schema`, in order.
+
+    An advisory lock serialises concurrent replicas starting at once.
+    """
+    applied: list[str] = []
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"stackmesh.migrate.{schema}",))
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            await conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                ).format(sql.Identifier(schema))
+            )
+            cur = await conn.execute(sql.SQL("SELECT version FROM {}.schema_migrations").format(sql.Identifier(schema)))
+            done = {row[0] for row in await cur.fetchall()}
+            for migration in _migration_files(package):
+                if migration.name in done:
+                    continue
+                await conn.execute(migration.read_text())
+                await conn.execute(
+                    sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(sql.Identifier(schema)),
+                    (migration.name,),
+                )
+                applied.append(migration.name)
+    if applied:
+        log.info("migrations applied", extra={"fields": {"schema": schema, "versions": applied}})
+    return applied

@@ -1,0 +1,114 @@
+"""Server interceptors: request id + access log, and the table-driven error mapping."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from stackmesh_common.errors import StackmeshError
+from stackmesh_common.logging import request_id
+
+log = logging.getLogger("stackmesh.rpc")
+
+REQUEST_ID_HEADER = "x-request-id"
+ERROR_DOMAIN = "stackmesh"
+
+
+def _status_details(error: StackmeshError) -> bytes:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    info.metadata["error_type"] = error.error_type
+    if error.param:
+        info.metadata["param"] = error.param
+    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message)
+    status.details.add().Pack(info)
+    return status.SerializeToString()
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+    """Answers the call with the status that `exc` stands for."""
+    if isinstance(exc, StackmeshError):
+        context.set_trailing_metadata((("grpc-status-details-bin", _status_details(exc)),))
+        await context.abort(exc.grpc_code, exc.message)
+    log.error("unhandled error in %s", method, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # context.abort() raises this to unwind the handler; it is not an error to map.
+    return isinstance(exc, grpc.aio.AbortError) or isinstance(exc, grpc.RpcError)
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    def begin(context: grpc.aio.ServicerContext) -> tuple[float, contextvars.Token[str]]:
+        metadata = dict(context.invocation_metadata() or ())
+        rid = metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        token = request_id.set(rid)
+        return time.perf_counter(), token
+
+    def end(started: float, token: contextvars.Token[str], outcome: str) -> None:
+        log.info(
+            "rpc",
+            extra={"fields": {"method": method, "outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 2)}},
+        )
+        request_id.reset(token)
+
+    if handler.unary_unary or handler.stream_unary:
+        inner = handler.unary_unary or handler.stream_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started, token = begin(context)
+            outcome = "OK"
+            try:
+                return await inner(request, context)
+            except BaseException as exc:
+                if _is_abort(exc):
+                    outcome = str(context.code() or "ABORTED")
+                    raise
+                outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
+                await _abort(context, exc, method)
+            finally:
+                end(started, token, outcome)
+
+        factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+        return factory(unary, handler.request_deserializer, handler.response_serializer)
+
+    inner_stream = handler.unary_stream or handler.stream_stream
+
+    async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        started, token = begin(context)
+        outcome = "OK"
+        try:
+            async for item in inner_stream(request, context):
+                yield item
+        except BaseException as exc:
+            if _is_abort(exc) or isinstance(exc, GeneratorExit):
+                outcome = str(context.code() or "CANCELLED")
+                raise
+            outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
+            await _abort(context, exc, method)
+        finally:
+            end(started, token, outcome)
+
+    factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+    return factory(streaming, handler.request_deserializer, handler.response_serializer)
+
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Sets the request id, logs each call, and maps exceptions to gRPC statuses."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith("/grpc."):
+            return handler
+        return _wrap_handler(handler, handler_call_details.method)

@@ -1,0 +1,1 @@
+"""The inference service: models, chat completions, completions and embeddings."""

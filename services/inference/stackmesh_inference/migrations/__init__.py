@@ -1,0 +1,1 @@
+"""SQL migrations of the inference schema, applied in file-name order."""

