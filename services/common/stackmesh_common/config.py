@@ -82,6 +82,8 @@ class GatewayConfig(_Strict):
     request_timeout_s: float = 300.0
     # Time to open a connection to a service before answering 503.
     connect_timeout_s: float = 1.0
+    # Envoy worker threads; the local box has 2 cores shared with every service.
+    concurrency: int = 1
     # The service that hosts the aggregated inspect API (/v1/health, /v1/providers, ...).
     inspect_service: str = "inference"
 

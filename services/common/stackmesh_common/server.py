@@ -36,6 +36,9 @@ class ServiceApp(Protocol):
     """What a service's `build()` returns: its servicers, and how to release its providers."""
 
     servicers: list[Servicer]
+    # Set when the service begins shutting down: long streams end with an in-band
+    # "shutting down, retry" error instead of being cut when the grace period runs out.
+    draining: asyncio.Event
 
     async def close(self) -> None: ...
 
@@ -92,6 +95,7 @@ async def serve(name: str, config: StackConfig, build: Callable[[StackConfig], A
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down", extra={"fields": {"service": name}})
+    app.draining.set()
     await server.stop()
     await app.close()
 

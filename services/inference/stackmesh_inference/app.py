@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
@@ -30,6 +31,7 @@ class InferenceApp:
     pool: AsyncConnectionPool
     store: CompletionStore
     loaded: list[LoadedProvider]
+    draining: asyncio.Event
 
     async def close(self) -> None:
         await self.store.close()
@@ -54,11 +56,12 @@ async def build(config: StackConfig) -> InferenceApp:
     store = CompletionStore(pool)
     store.start()
 
+    draining = asyncio.Event()
     hosted = [MODELS, INFERENCE]
     servicers = [
         Servicer(ModelsServicer(models), pb_grpc.add_ModelsServiceServicer_to_server, MODELS),
-        Servicer(InferenceServicer(models, store), pb_grpc.add_InferenceServiceServicer_to_server, INFERENCE),
+        Servicer(InferenceServicer(models, store, draining), pb_grpc.add_InferenceServiceServicer_to_server, INFERENCE),
         # Every service hosts inspect; the gateway picks one to aggregate the mesh.
         Servicer(InspectServicer(SERVICE, config, loaded, hosted), inspect_grpc.add_InspectServiceServicer_to_server, INSPECT),
     ]
-    return InferenceApp(servicers, pool, store, loaded)
+    return InferenceApp(servicers, pool, store, loaded, draining)

@@ -157,7 +157,7 @@ class ModelRegistry:
             )
         if model_type and model.model_type != model_type:
             raise InvalidArgument(
-                f"model `{name}` is a {model.model_type} model; this endpoint needs a{'n' if model_type[0] in 'aeiou' else ''} {model_type} model",
+                f"model `{name}` is of type {model.model_type!r}; this endpoint needs a model of type {model_type!r}",
                 param=param,
                 reason="wrong_model_type",
             )

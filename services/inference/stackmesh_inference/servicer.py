@@ -12,7 +12,7 @@ from google.protobuf import json_format, struct_pb2
 from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh.inference.v1 import model_pb2
-from stackmesh_common.errors import FailedPrecondition, InvalidArgument
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from stackmesh_common.sse import sse_stream
 from stackmesh_inference.convert import dict_to_message, message_to_json, request_to_dict
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
@@ -76,9 +76,16 @@ def _wants_usage(body: dict[str, Any]) -> bool:
 
 
 class InferenceServicer(pb_grpc.InferenceServiceServicer):
-    def __init__(self, models: ModelRegistry, store: CompletionStore) -> None:
+    def __init__(self, models: ModelRegistry, store: CompletionStore, draining: asyncio.Event) -> None:
         self.models = models
         self.store = store
+        self.draining = draining
+
+    async def _until_draining(self, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+        async for chunk in chunks:
+            if self.draining.is_set():
+                raise Unavailable("the inference service is shutting down; retry the request")
+            yield chunk
 
     # Chat completions.
 
@@ -113,7 +120,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         if body.get("n", 1) != 1:
             raise InvalidArgument("streaming supports `n: 1` only", param="n")
         include_usage = _wants_usage(body)
-        stream = self.models.provider(model).stream_chat_completion(model.provider_resource_id, _provider_request(body))
+        stream = self._until_draining(
+            self.models.provider(model).stream_chat_completion(model.provider_resource_id, _provider_request(body))
+        )
         async for chunk in stream:
             chunk["model"] = model.id
             if not include_usage:
@@ -207,7 +216,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         if body.get("n", 1) != 1 or not isinstance(body["prompt"], str):
             raise InvalidArgument("streaming supports one string `prompt` and `n: 1`", param="prompt")
         include_usage = _wants_usage(body)
-        stream = self.models.provider(model).stream_completion(model.provider_resource_id, _provider_request(body))
+        stream = self._until_draining(
+            self.models.provider(model).stream_completion(model.provider_resource_id, _provider_request(body))
+        )
         async for chunk in stream:
             chunk["model"] = model.id
             if not include_usage:

@@ -1,0 +1,1 @@
+"""The gateway: Envoy transcoding REST/JSON to the services' gRPC, configured from the contracts."""

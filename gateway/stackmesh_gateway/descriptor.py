@@ -1,0 +1,67 @@
+"""What the gateway needs to know from the descriptor set: services, bindings, streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor_pb2
+
+# Proto package `stackmesh.<api>.v1` -> the service family (process) that hosts it, where
+# the two names differ. Inspect is hosted by every service; the config picks one.
+API_FAMILY = {"synthetic_data": "post_training"}
+INSPECT_API = "inspect"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    server_streaming: bool
+    bindings: tuple[tuple[str, str], ...]  # (HTTP method, path)
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    full_name: str  # stackmesh.inference.v1.InferenceService
+    api: str  # inference
+    methods: tuple[Method, ...]
+
+
+def _bindings(rule: http_pb2.HttpRule) -> list[tuple[str, str]]:
+    out = []
+    for binding in [rule, *rule.additional_bindings]:
+        verb = binding.WhichOneof("pattern")
+        if verb in ("get", "put", "post", "delete", "patch"):
+            out.append((verb.upper(), getattr(binding, verb)))
+    return out
+
+
+def load_services(descriptor_path: Path) -> list[GrpcService]:
+    """The stackmesh gRPC services in a descriptor set built with --include_imports."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes())
+    services = []
+    for file in files.file:
+        if not file.package.startswith("stackmesh."):
+            continue
+        api = file.package.split(".")[1]
+        for service in file.service:
+            methods = []
+            for method in service.method:
+                options = descriptor_pb2.MethodOptions.FromString(method.options.SerializeToString())
+                # Extensions are unknown fields until parsed with the annotation registered.
+                rule = options.Extensions[annotations_pb2.http] if options.HasExtension(annotations_pb2.http) else http_pb2.HttpRule()
+                methods.append(Method(method.name, method.server_streaming, tuple(_bindings(rule))))
+            services.append(GrpcService(f"{file.package}.{service.name}", api, tuple(methods)))
+    return services
+
+
+def stream_paths(services: list[GrpcService]) -> list[str]:
+    """Upstream paths whose `"stream": true` requests go to a `<path>:stream` binding."""
+    paths = set()
+    for service in services:
+        for method in service.methods:
+            for verb, path in method.bindings:
+                if verb == "POST" and path.endswith(":stream"):
+                    paths.add(path.removesuffix(":stream"))
+    return sorted(paths)

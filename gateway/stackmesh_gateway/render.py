@@ -1,0 +1,202 @@
+"""Renders the Envoy config of the gateway from the distribution and the descriptor set.
+
+Nothing here is written by hand per route: every gRPC service in the descriptor set is
+transcoded; its calls go to the process of its API family, or get a clear 501 when the
+distribution does not deploy that API.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from stackmesh_common.config import StackConfig
+from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths
+
+HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+# Streams may run long; they end on their own or after this much silence.
+STREAM_IDLE_TIMEOUT_S = 120
+
+
+def _family(service: GrpcService, config: StackConfig) -> str:
+    if service.api == INSPECT_API:
+        return config.gateway.inspect_service
+    return API_FAMILY.get(service.api, service.api)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _json_error(message: str, error_type: str, code: str) -> dict[str, Any]:
+    return {
+        "content_type": "application/json",
+        "json_format": {"error": {"message": message, "type": error_type, "param": None, "code": code}},
+    }
+
+
+def _local_reply_mapper(status: int, message: str, error_type: str, code: str) -> dict[str, Any]:
+    return {
+        "filter": {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"local_reply.{status}"}}}},
+        "body_format_override": _json_error(message, error_type, code),
+    }
+
+
+def _routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, Any]]:
+    gateway = config.gateway
+    routes: list[dict[str, Any]] = [
+        {"match": {"path": "/healthz"}, "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
+    ]
+    retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}]}
+    for service in services:
+        family = _family(service, config)
+        if family not in config.services:
+            routes.append(
+                {
+                    "match": {"prefix": f"/{service.full_name}/"},
+                    "direct_response": {"status": 501, "body": {"inline_string": f"the {service.api} API is not deployed in distribution {config.name}"}},
+                }
+            )
+            continue
+        tag = {"response_headers_to_add": [{"header": {"key": "x-stackmesh-service", "value": family}}]}
+        for method in service.methods:
+            if method.server_streaming:
+                routes.append(
+                    {
+                        "match": {"path": f"/{service.full_name}/{method.name}"},
+                        "route": {"cluster": family, "timeout": "0s", "idle_timeout": _seconds(STREAM_IDLE_TIMEOUT_S), "retry_policy": retry},
+                        **tag,
+                    }
+                )
+        routes.append(
+            {
+                "match": {"prefix": f"/{service.full_name}/"},
+                "route": {"cluster": family, "timeout": _seconds(gateway.request_timeout_s), "retry_policy": retry},
+                **tag,
+            }
+        )
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such route"}}})
+    return routes
+
+
+def _cluster(name: str, host: str, port: int, connect_timeout_s: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_ONLY",
+        "connect_timeout": _seconds(connect_timeout_s),
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {"max_concurrent_streams": 1000}},
+            }
+        },
+        "circuit_breakers": {"thresholds": [{"max_connections": 10000, "max_pending_requests": 10000, "max_requests": 10000}]},
+        # Replicas that keep failing are taken out of rotation for a while.
+        "outlier_detection": {"consecutive_5xx": 5, "consecutive_gateway_failure": 3, "base_ejection_time": "10s", "max_ejection_percent": 50},
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}],
+        },
+    }
+
+
+def _lua_source(services: list[GrpcService]) -> str:
+    table = ", ".join(f'["{path}"] = true' for path in stream_paths(services))
+    code = resources.files("stackmesh_gateway").joinpath("gateway.lua").read_text()
+    return f"STREAM_PATHS = {{ {table} }}\n{code}"
+
+
+def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
+    """The Envoy bootstrap config as a dict (write it as YAML or JSON)."""
+    gateway = config.gateway
+    services = [s for s in load_services(descriptor) if any(m.bindings for m in s.methods)]
+    access_log = {
+        "name": "envoy.access_loggers.stdout",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+            "log_format": {
+                "json_format": {
+                    "ts": "%START_TIME%",
+                    "request_id": "%REQ(X-REQUEST-ID)%",
+                    "method": "%REQ(:METHOD)%",
+                    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                    "status": "%RESPONSE_CODE%",
+                    "grpc_status": "%GRPC_STATUS%",
+                    "duration_ms": "%DURATION%",
+                    "upstream": "%UPSTREAM_CLUSTER%",
+                    "flags": "%RESPONSE_FLAGS%",
+                }
+            },
+        },
+    }
+    hcm = {
+        "@type": HCM,
+        "stat_prefix": "gateway",
+        "codec_type": "AUTO",
+        "generate_request_id": True,
+        "stream_idle_timeout": _seconds(STREAM_IDLE_TIMEOUT_S),
+        "access_log": [access_log],
+        "local_reply_config": {
+            "mappers": [
+                _local_reply_mapper(400, "%LOCAL_REPLY_BODY%", "invalid_request_error", "invalid_request"),
+                _local_reply_mapper(404, "Unknown route %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "invalid_request_error", "not_found"),
+                _local_reply_mapper(413, f"Request body is larger than the {gateway.max_request_bytes} byte limit", "invalid_request_error", "request_too_large"),
+                _local_reply_mapper(501, "%LOCAL_REPLY_BODY%", "invalid_request_error", "not_implemented"),
+                _local_reply_mapper(503, "The %UPSTREAM_CLUSTER% service is unavailable: %LOCAL_REPLY_BODY%", "api_error", "service_unavailable"),
+                _local_reply_mapper(504, "The request timed out: %LOCAL_REPLY_BODY%", "timeout_error", "timeout"),
+            ],
+            "body_format": _json_error("%LOCAL_REPLY_BODY%", "api_error", "http_%RESPONSE_CODE%"),
+        },
+        "route_config": {"name": "stackmesh", "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": _routes(services, config)}]},
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.buffer",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+                    "max_request_bytes": gateway.max_request_bytes,
+                },
+            },
+            {
+                "name": "envoy.filters.http.lua",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                    "default_source_code": {"inline_string": _lua_source(services)},
+                },
+            },
+            {
+                "name": "envoy.filters.http.grpc_json_transcoder",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                    "proto_descriptor": str(descriptor.resolve()),
+                    "services": [s.full_name for s in services],
+                    "convert_grpc_status": True,
+                    "ignore_unknown_query_parameters": True,
+                    "print_options": {
+                        "always_print_primitive_fields": True,
+                        "preserve_proto_field_names": True,
+                        "stream_sse_style_delimited": True,
+                    },
+                    "request_validation_options": {"reject_binding_body_field_collisions": True},
+                },
+            },
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        ],
+    }
+    families = sorted({_family(s, config) for s in services} & set(config.services))
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": gateway.admin_port}}},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "public",
+                    "address": {"socket_address": {"address": gateway.host, "port_value": gateway.port}},
+                    "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+                }
+            ],
+            "clusters": [
+                _cluster(name, config.services[name].host, config.services[name].port, gateway.connect_timeout_s) for name in families
+            ],
+        },
+    }
