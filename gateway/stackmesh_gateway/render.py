@@ -173,6 +173,8 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
                     "services": [s.full_name for s in services],
                     "convert_grpc_status": True,
                     "ignore_unknown_query_parameters": True,
+                    # Model ids hold "/" ("llama-cpp/SmolLM2-..."), which SDKs send as %2F.
+                    "url_unescape_spec": "ALL_CHARACTERS",
                     "print_options": {
                         "always_print_primitive_fields": True,
                         "preserve_proto_field_names": True,

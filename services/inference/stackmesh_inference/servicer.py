@@ -71,6 +71,16 @@ def _provider_request(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _GATEWAY_ONLY}
 
 
+def _reject_stream_flag(body: dict[str, Any], streaming_rpc: str) -> None:
+    """A unary call carrying `stream: true` means the stream request was not routed as one:
+    the gateway streams only for a JSON boolean `true` (its transcoder is laxer, e.g. "yes")."""
+    if body.get("stream"):
+        raise InvalidArgument(
+            f"`stream` must be the JSON boolean true to stream over server-sent events (gRPC callers: use {streaming_rpc})",
+            param="stream",
+        )
+
+
 def _wants_usage(body: dict[str, Any]) -> bool:
     return bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -96,6 +106,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
     async def CreateChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> pb.ChatCompletion:
         body, model = await self._prepare_chat(request)
+        _reject_stream_flag(body, "StreamChatCompletion")
         provider = self.models.provider(model)
         payload = _provider_request(body)
         n = payload.pop("n", 1)
@@ -195,6 +206,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
     async def CreateCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> pb.Completion:
         body, model = await self._prepare_completion(request)
+        _reject_stream_flag(body, "StreamCompletion")
         provider = self.models.provider(model)
         payload = _provider_request(body)
         prompts = payload.pop("prompt")

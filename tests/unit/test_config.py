@@ -1,0 +1,74 @@
+"""The distribution config: variable expansion, environment overrides, clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from stackmesh_common.config import ConfigError, load_config
+from stackmesh_common.registry import ProviderRegistry, ProviderSpec
+from stackmesh_common.config import ProviderConfig
+
+BASE = """
+name: t
+state_dir: ${STATE:-/tmp/default-state}
+postgres: {url: "${PG_URL}"}
+services:
+  inference:
+    port: 50051
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dist.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_variables_expand_with_defaults(tmp_path):
+    """`${VAR:-default}` takes the default; `${VAR}` takes the environment."""
+    config = load_config(write(tmp_path, BASE), env={"PG_URL": "postgresql://x"})
+    assert config.state_dir == Path("/tmp/default-state")
+    assert config.postgres.url == "postgresql://x"
+
+
+def test_missing_variable_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="PG_URL is not set"):
+        load_config(write(tmp_path, BASE), env={})
+
+
+def test_environment_overrides_nested_values_with_types(tmp_path):
+    """STACKMESH_A__B=... overrides config path a.b, parsed as a YAML scalar."""
+    env = {"PG_URL": "u", "STACKMESH_SERVICES__INFERENCE__PORT": "0", "STACKMESH_GATEWAY__PORT": "9000"}
+    config = load_config(write(tmp_path, BASE), env=env)
+    assert config.services["inference"].port == 0
+    assert config.gateway.port == 9000
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="gatway"):
+        load_config(write(tmp_path, BASE + "gatway: {port: 1}\n"), env={"PG_URL": "u"})
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_unknown_service_lists_known_ones(tmp_path):
+    config = load_config(write(tmp_path, BASE), env={"PG_URL": "u"})
+    with pytest.raises(ConfigError, match="has: inference"):
+        config.service("safety")
+
+
+def test_unknown_provider_type_lists_known_types():
+    registry = ProviderRegistry("inference", [ProviderSpec("inline::a", "x.a", ""), ProviderSpec("remote::b", "x.b", "")])
+    with pytest.raises(ConfigError, match=r"unknown inference provider type 'inline::nope'; known types: inline::a, remote::b"):
+        registry.spec("inline::nope")
+
+
+def test_invalid_provider_config_names_the_provider():
+    from stackmesh_inference import providers
+
+    bad = ProviderConfig(provider_id="llama", provider_type="inline::llama-cpp", config={"n_threads": 0})
+    with pytest.raises(ConfigError, match="invalid config for provider 'llama'"):
+        providers.registry().parse_config(bad)
