@@ -51,7 +51,7 @@ lint-protos: install
 compose-validator:
 	@command -v docker-compose >/dev/null || { command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null; } || \
-	  echo "docker-compose could not be installed; the compose validation test will fail"
+	  echo "docker-compose could not be installed; the compose validation test will be skipped"
 
 bench: install $(DESCRIPTOR)
 	$(PY) bench/gateway_overhead.py

@@ -1,0 +1,186 @@
+"""The `stackmesh` command: `up` (foreground supervisor or --detach), `status`, `down`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from stackmesh_common.config import ConfigError, load_config
+from stackmesh_launcher import state
+from stackmesh_launcher.errors import StackStartError
+from stackmesh_launcher.stack import LocalStack
+
+DEFAULT_CONFIG = Path("deploy/distributions/local.yaml")
+SUPERVISOR_LOG = "stackmesh.log"
+DOWN_TIMEOUT_S = 30.0
+
+
+def _default_state_dir() -> Path:
+    # Mirrors local.yaml's `state_dir: ${STACKMESH_STATE_DIR:-.stackmesh}` without needing the file.
+    return Path(os.environ.get("STACKMESH_STATE_DIR", ".stackmesh"))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _ready_line(url: str | None) -> str:
+    if url is None:
+        return "stackmesh: ready (without the gateway)"
+    return f"stackmesh: ready at {url}/v1"
+
+
+def up(args: argparse.Namespace) -> int:
+    if args.detach:
+        return _up_detached(args)
+    stack = LocalStack(args.config, args.state_dir, free_ports=False, gateway=not args.no_gateway, out=sys.stdout)
+    print(f"stackmesh: starting {stack.config.name!r}, state in {stack.state_dir}", flush=True)
+    # SIGTERM (stackmesh down) and a closed terminal stop the stack like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        stack.start()
+        print(_ready_line(stack.gateway_url if not args.no_gateway else None) + "; Ctrl-C stops it", flush=True)
+        print(f"stackmesh: {stack.watch()}", file=sys.stderr, flush=True)
+        code = 1
+    except KeyboardInterrupt:
+        print("stackmesh: stopping", flush=True)
+        code = 0
+    finally:
+        # A second Ctrl-C must not abort the shutdown half-way and leave processes behind.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        stack.stop()
+    return code
+
+
+def _up_detached(args: argparse.Namespace) -> int:
+    state_dir = (args.state_dir or load_config(args.config).state_dir).resolve()
+    log_path = state_dir / "logs" / SUPERVISOR_LOG
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "stackmesh_launcher", "up", "--config", str(Path(args.config).resolve())]
+    argv += ["--state-dir", str(state_dir), *(["--no-gateway"] if args.no_gateway else [])]
+    with open(log_path, "wb") as log:
+        # Its own session: the supervisor outlives this command and the terminal it ran in.
+        supervisor = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return _follow(supervisor, log_path, state_dir)
+
+
+def _follow(supervisor: subprocess.Popen[bytes], log_path: Path, state_dir: Path) -> int:
+    """Echoes the detached supervisor's log until its stack is ready (0) or it exits (1)."""
+    with open(log_path, "rb") as output:
+
+        def echo() -> None:
+            sys.stdout.write(output.read().decode(errors="replace"))
+            sys.stdout.flush()
+
+        try:
+            while True:
+                echo()
+                record = state.read(state_dir)
+                if record is not None and record.supervisor.pid == supervisor.pid and record.phase == "ready":
+                    print(_ready_line(record.gateway_url))
+                    print(f"stackmesh: running in the background (pid {supervisor.pid}), log {log_path}")
+                    print(f"stackmesh: stop it with: stackmesh down --state-dir {state_dir}")
+                    return 0
+                if supervisor.poll() is not None:
+                    echo()
+                    print(f"stackmesh: the stack did not start (log {log_path})", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            # The supervisor runs in its own session, so Ctrl-C reached only this command.
+            supervisor.terminate()
+            supervisor.wait()
+            echo()
+            print("stackmesh: start interrupted; everything started was stopped", file=sys.stderr)
+            return 1
+
+
+def status(args: argparse.Namespace) -> int:
+    record = state.read(args.state_dir)
+    if record is None:
+        print(f"stackmesh: no stack is running from {args.state_dir}")
+        return 1
+    if not record.supervisor.alive():
+        print(f"stackmesh: not running ({state.path(args.state_dir)} is stale: pid {record.supervisor.pid} exited)")
+        return 1
+    print(f"stack {record.name!r}: {record.phase}, supervisor pid {record.supervisor.pid}")
+    healthy = record.phase == "ready"
+    for component in record.components:
+        alive = component.process.alive()
+        ok = alive and component.probe.ok()
+        healthy = healthy and ok
+        print(
+            f"  {component.name:<14}{'running' if alive else 'stopped':<9}pid {component.process.pid:<9}"
+            f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}"
+        )
+    return 0 if healthy else 1
+
+
+def down(args: argparse.Namespace) -> int:
+    record = state.read(args.state_dir)
+    if record is None or not record.supervisor.alive():
+        state.remove(args.state_dir)
+        print(f"stackmesh: no stack is running from {args.state_dir}")
+        return 0
+    began = time.monotonic()
+    os.kill(record.supervisor.pid, signal.SIGTERM)
+    while record.supervisor.alive():
+        if time.monotonic() - began > DOWN_TIMEOUT_S:
+            log_path = args.state_dir / "logs" / SUPERVISOR_LOG
+            print(
+                f"stackmesh: supervisor pid {record.supervisor.pid} still runs after {DOWN_TIMEOUT_S:.0f} s; see {log_path}"
+            )
+            return 1
+        time.sleep(0.2)
+    print(
+        f"stackmesh: stopped {record.name!r} ({len(record.components)} components) in {time.monotonic() - began:.1f} s"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackmesh", description="Run a stackmesh distribution on this machine.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    start = commands.add_parser("up", help="start every component; Ctrl-C stops them all")
+    start.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"distribution file (default {DEFAULT_CONFIG})"
+    )
+    start.add_argument(
+        "--state-dir", type=Path, help="logs, data and resolved config (default: the config's state_dir)"
+    )
+    start.add_argument("--detach", action="store_true", help="run the supervisor in the background")
+    start.add_argument("--no-gateway", action="store_true", help="start everything but the gateway")
+    start.set_defaults(run=up)
+
+    for name, run, text in (
+        ("status", status, "show each component's process and health"),
+        ("down", down, "stop a running stack"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument(
+            "--state-dir", type=Path, default=_default_state_dir(), help="default: $STACKMESH_STATE_DIR or .stackmesh"
+        )
+        command.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except (ConfigError, StackStartError) as exc:
+        print(f"stackmesh: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,233 @@
+"""LocalStack: plans a distribution's processes, starts them in order, watches and stops them."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Literal, Self, TextIO
+
+import yaml
+
+from stackmesh_common.config import ENV_PREFIX, StackConfig, load_config
+from stackmesh_launcher import state
+from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres
+from stackmesh_launcher.errors import StackStartError
+from stackmesh_launcher.ports import connect_host, find_conflicts, pick_free_port
+
+__all__ = ["LocalStack", "StackStartError"]
+
+CONFIG_FILE_NAME = "stack.yaml"
+
+
+def _is_override(key: str) -> bool:
+    # The same rule load_config uses to apply STACKMESH_* variables.
+    if not key.startswith(ENV_PREFIX):
+        return False
+    return "__" in key or key[len(ENV_PREFIX) :].lower() in StackConfig.model_fields
+
+
+def _child_env() -> dict[str, str]:
+    # stack.yaml already carries every override and the ports the launcher chose; a child
+    # re-applying STACKMESH_* from the environment would undo the latter.
+    env = {key: value for key, value in os.environ.items() if not _is_override(key)}
+    # Children log to files; unbuffered output makes a crash's last lines reach the log tail.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class LocalStack:
+    """A distribution run as child processes: Postgres and NATS (unless the config names external
+    ones), every configured service, then the gateway.
+
+    `free_ports=True` gives every TCP port a free one (tests run side by side); otherwise the
+    configured ports are used and a taken one fails `start()` before anything starts. Children
+    get a signal when the thread that started them exits, so call `start()` from a thread that
+    lives as long as the stack.
+    """
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str],
+        state_dir: str | os.PathLike[str] | None = None,
+        free_ports: bool = True,
+        *,
+        gateway: bool = True,
+        out: TextIO | None = None,
+    ) -> None:
+        config = load_config(config_path)
+        self.state_dir = Path(state_dir if state_dir is not None else config.state_dir).resolve()
+        self.config_path = self.state_dir / CONFIG_FILE_NAME
+        self._out = out
+        self._started: list[Component] = []
+        self.config, self._components = self._plan(config, free_ports, gateway)
+
+    def _plan(self, config: StackConfig, free_ports: bool, gateway: bool) -> tuple[StackConfig, list[Component]]:
+        """Resolves ports and infrastructure URLs, and lists the components in start order."""
+        handed_out: set[int] = set()
+
+        def port(configured: int, host: str) -> int:
+            chosen = pick_free_port(host, handed_out) if free_ports or configured == 0 else configured
+            handed_out.add(chosen)
+            return chosen
+
+        data = config.model_dump(mode="json")
+        data["state_dir"] = str(self.state_dir)
+        infrastructure: list[Component] = []
+        if not config.postgres.url:
+            postgres = Postgres(self.state_dir)
+            data["postgres"]["url"] = postgres.url
+            infrastructure.append(postgres)
+        if not config.nats.url:
+            nats = Nats(self.state_dir, port(config.nats.port, Nats.host), port(0, Nats.host))
+            data["nats"].update(url=nats.url, port=nats.port)
+            infrastructure.append(nats)
+        for name, service in config.services.items():
+            data["services"][name]["port"] = port(service.port, service.listen_host or service.host)
+        if gateway:
+            data["gateway"]["port"] = port(config.gateway.port, config.gateway.host)
+            data["gateway"]["admin_port"] = port(config.gateway.admin_port, config.gateway.host)
+        resolved = StackConfig.model_validate(data)
+
+        components = infrastructure + [
+            GrpcService(name, service, self.state_dir, self.config_path) for name, service in resolved.services.items()
+        ]
+        if gateway:
+            components.append(Gateway(resolved.gateway, self.state_dir, self.config_path))
+        return resolved, components
+
+    @property
+    def components(self) -> list[str]:
+        """Component names in start order."""
+        return [component.name for component in self._components]
+
+    @property
+    def gateway_url(self) -> str:
+        gateway = self._gateway()
+        if gateway is None:
+            raise LookupError("this stack runs without the gateway")
+        return gateway.url
+
+    def service_address(self, name: str) -> str:
+        service = self.config.service(name)
+        return f"{connect_host(service.host)}:{service.port}"
+
+    def start(self) -> None:
+        """Starts every component in order and returns when all are ready; on failure stops what started."""
+        self._refuse_if_running()
+        for component in self._components:
+            component.preflight()
+        problems = find_conflicts([claim for component in self._components for claim in component.port_claims()])
+        if problems:
+            raise StackStartError("ports are not available:\n  " + "\n  ".join(problems))
+        self._write_config()
+        env = _child_env()
+        line_open = False
+        try:
+            for component in self._components:
+                self._say(f"  {component.name:<14}{component.what:<24}{component.address:<34} ")
+                line_open = True
+                began = time.monotonic()
+                self._started.append(component)
+                component.start(env)
+                self._write_state("starting")
+                component.wait_ready()
+                self._say(f"ready in {time.monotonic() - began:.1f} s\n")
+                line_open = False
+            self._write_state("ready")
+        except BaseException:
+            if line_open:
+                self._say("failed\n")
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stops started components in reverse order (SIGTERM, then SIGKILL after 10 s); idempotent."""
+        while self._started:
+            component = self._started.pop()
+            if component.process is None:
+                continue
+            was_running = component.running
+            began = time.monotonic()
+            code = component.stop()
+            if was_running:
+                self._say(
+                    f"  stopped {component.name} (pid {component.process.pid}, exit code {code}) "
+                    f"in {time.monotonic() - began:.1f} s\n"
+                )
+            else:
+                self._say(f"  {component.name} had already exited (code {code})\n")
+        record = state.read(self.state_dir)
+        if record is not None and record.supervisor.pid == os.getpid():
+            state.remove(self.state_dir)
+
+    def stop_component(self, name: str, sig: int | None = None) -> None:
+        """Stops one component: its own stop signal by default, or e.g. `signal.SIGKILL` to simulate a crash."""
+        for component in self._started:
+            if component.name == name:
+                component.stop(sig)
+                return
+        raise LookupError(f"no started component {name!r}; this stack has: {', '.join(self.components)}")
+
+    def watch(self, poll_s: float = 1.0) -> str:
+        """Blocks until a started component exits; returns what happened, with its log tail."""
+        while True:
+            for component in self._started:
+                if component.process is not None and component.process.poll() is not None:
+                    return component.describe(f"exited with code {component.process.returncode}")
+            time.sleep(poll_s)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _refuse_if_running(self) -> None:
+        record = state.read(self.state_dir)
+        if record is not None and record.supervisor.alive():
+            raise StackStartError(
+                f"a stack is already running from {self.state_dir} (supervisor pid {record.supervisor.pid}); "
+                f"stop it with: stackmesh down --state-dir {self.state_dir}"
+            )
+
+    def _write_config(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+        # Values expanded from ${VARS} may be secrets: keep the resolved file private.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+
+    def _gateway(self) -> Gateway | None:
+        return next((c for c in self._components if isinstance(c, Gateway)), None)
+
+    def _write_state(self, phase: Literal["starting", "ready"]) -> None:
+        gateway = self._gateway()
+        record = state.StackRecord(
+            name=self.config.name,
+            phase=phase,
+            supervisor=state.ProcessRecord.of(os.getpid()),
+            config=self.config_path,
+            gateway_url=gateway.url if gateway else None,
+            components=[
+                state.ComponentRecord(
+                    name=c.name,
+                    what=c.what,
+                    process=state.ProcessRecord.of(c.process.pid),
+                    address=c.address,
+                    log=c.log_path,
+                    probe=c.probe,
+                )
+                for c in self._started
+                if c.process is not None
+            ],
+        )
+        state.write(self.state_dir, record)
+
+    def _say(self, text: str) -> None:
+        if self._out is not None:
+            self._out.write(text)
+            self._out.flush()
