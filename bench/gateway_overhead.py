@@ -1,8 +1,8 @@
 """What the mesh adds to a chat completion, measured in one interleaved run.
 
 (a) xllamacpp in process (the floor), (b) gRPC to the inference service, (c) REST through
-Envoy with the openai SDK; chat completions with max_tokens=1, interleaved a/b/c so machine
-noise hits all three alike. Then `GET /v1/models` requests/s at concurrency 32 through the
+Envoy with a plain keep-alive HTTP client, (d) the same with the openai SDK (its own parsing
+included); chat completions with max_tokens=1, interleaved so machine noise hits all alike. Then `GET /v1/models` requests/s at concurrency 32 through the
 gateway and straight to gRPC. Usage: python bench/gateway_overhead.py [--rounds N]
 """
 
@@ -99,6 +99,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state, LocalStack(REPO / "deploy/distributions/local.yaml", Path(state), free_ports=True) as stack:
         floor = in_process_server()
         sdk = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0)
+        http = httpx.Client(timeout=60)
         channel = grpc.insecure_channel(stack.service_address("inference"))
         stub = pb_grpc.InferenceServiceStub(channel)
         request = pb.CreateChatCompletionRequest(model=MODEL, max_tokens=1, temperature=0)
@@ -107,7 +108,10 @@ def main() -> None:
         paths = {
             "a. xllamacpp in process": lambda: floor.handle_chat_completions({"messages": MESSAGES, "max_tokens": 1, "temperature": 0}),
             "b. gRPC to the service": lambda: stub.CreateChatCompletion(request),
-            "c. REST via Envoy (openai SDK)": lambda: sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=1, temperature=0),
+            "c. REST via Envoy (httpx)": lambda: http.post(
+                f"{stack.gateway_url}/v1/chat/completions", json={"model": MODEL, "messages": MESSAGES, "max_tokens": 1, "temperature": 0}
+            ).raise_for_status(),
+            "d. REST via Envoy (openai SDK)": lambda: sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=1, temperature=0),
         }
         samples: dict[str, list[float]] = {name: [] for name in paths}
         for name, call in paths.items():  # warm up every path
@@ -129,6 +133,7 @@ def main() -> None:
         print(f"{'REST via Envoy':34} {gateway_rps:8.0f} req/s")
         print(f"{'gRPC ListModels direct':34} {direct_rps:8.0f} req/s   (gateway/direct = {gateway_rps / direct_rps:.2f})")
         channel.close()
+        http.close()
 
 
 if __name__ == "__main__":

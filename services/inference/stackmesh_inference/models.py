@@ -18,6 +18,8 @@ from stackmesh_common.registry import LoadedProvider
 log = logging.getLogger("stackmesh.inference.models")
 
 MODEL_TYPES = ("llm", "embedding", "rerank")
+# How stale a replica's view of models registered elsewhere may get before a list re-reads it.
+REFRESH_INTERVAL_S = 2.0
 
 
 class ModelResource(BaseModel):
@@ -57,6 +59,7 @@ class ModelRegistry:
         self.providers = providers
         self._models: dict[str, RegisteredModel] = {}
         self._lock = asyncio.Lock()
+        self._refreshed_at = 0.0
 
     def provider(self, model: RegisteredModel) -> Any:
         return self.providers[model.provider_id].impl
@@ -122,7 +125,8 @@ class ModelRegistry:
             model.created = (await cur.fetchone())[0]
 
     async def list(self) -> list[RegisteredModel]:
-        await self._refresh()
+        if time.monotonic() - self._refreshed_at > REFRESH_INTERVAL_S:
+            await self._refresh()
         return sorted(self._models.values(), key=lambda m: (m.created, m.id))
 
     async def _refresh(self) -> None:
@@ -130,6 +134,7 @@ class ModelRegistry:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(f"SELECT {_COLUMNS} FROM models")).fetchall()
         current = {row[0]: _row_to_model(row) for row in rows}
+        self._refreshed_at = time.monotonic()
         async with self._lock:
             for model_id in list(self._models):
                 if model_id not in current:
