@@ -54,6 +54,7 @@ compose-validator:
 	  echo "docker-compose could not be installed; the compose validation test will be skipped"
 
 bench: install $(DESCRIPTOR)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
 	$(PY) bench/gateway_overhead.py
 
 clean:
