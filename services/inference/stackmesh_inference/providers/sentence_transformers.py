@@ -2,14 +2,18 @@
 
 Encoding runs on one dedicated thread per provider: torch already parallelises inside a
 forward pass (with `torch_threads`), and one thread keeps memory and contention bounded
-on a box shared with the rest of the stack.
+on a box shared with the rest of the stack. Requests that arrive while a forward pass runs
+are merged into the next one (dynamic batching), so concurrent callers share passes
+instead of queueing one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -34,14 +38,86 @@ class Config(BaseModel):
     torch_threads: int = Field(default=1, ge=1)
     # Inputs per forward pass.
     batch_size: int = Field(default=32, ge=1)
+    # Most inputs merged from concurrent requests into one encode call.
+    max_merged_inputs: int = Field(default=256, ge=1)
     # Extra model names -> local model directories, beside the built-in catalog.
     models: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    inputs: list[str]
+    dimensions: int | None
+    result: asyncio.Future[EmbeddingResult]
+
+
+class _Batcher:
+    """Merges the requests queued for one model into shared encode calls."""
+
+    def __init__(self, model: Any, executor: ThreadPoolExecutor, config: Config) -> None:
+        self.model = model
+        self.executor = executor
+        self.config = config
+        self.pending: deque[_Pending] = deque()
+        self.has_work = asyncio.Event()
+        self.worker = asyncio.create_task(self._run())
+
+    async def embed(self, inputs: list[str], dimensions: int | None) -> EmbeddingResult:
+        pending = _Pending(inputs, dimensions, asyncio.get_running_loop().create_future())
+        self.pending.append(pending)
+        self.has_work.set()
+        return await pending.result
+
+    def _next_batch(self) -> list[_Pending]:
+        batch = [self.pending.popleft()]
+        size = len(batch[0].inputs)
+        while self.pending and size + len(self.pending[0].inputs) <= self.config.max_merged_inputs:
+            batch.append(self.pending.popleft())
+            size += len(batch[-1].inputs)
+        if not self.pending:
+            self.has_work.clear()
+        return [p for p in batch if not p.result.cancelled()]
+
+    def _encode(self, batch: list[_Pending]) -> list[EmbeddingResult]:
+        texts = [text for pending in batch for text in pending.inputs]
+        vectors = self.model.encode(texts, batch_size=self.config.batch_size, convert_to_numpy=True)
+        lengths = self.model.tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+        results, start = [], 0
+        for pending in batch:
+            end = start + len(pending.inputs)
+            # Slicing after the full pass is what truncate_dim does (Matryoshka models).
+            rows = vectors[start:end, : pending.dimensions] if pending.dimensions else vectors[start:end]
+            results.append(EmbeddingResult(rows.tolist(), sum(len(ids) for ids in lengths[start:end])))
+            start = end
+        return results
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.has_work.wait()
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                results = await loop.run_in_executor(self.executor, self._encode, batch)
+            except Exception as exc:
+                for pending in batch:
+                    if not pending.result.done():
+                        pending.result.set_exception(exc)
+                continue
+            for pending, result in zip(batch, results):
+                if not pending.result.done():
+                    pending.result.set_result(result)
+
+    def close(self) -> None:
+        self.worker.cancel()
 
 
 class SentenceTransformersProvider:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._models: dict[str, Any] = {}
+        self._batchers: dict[str, _Batcher] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentence-transformers")
 
     def _resolve_path(self, provider_model_id: str) -> Path:
@@ -82,6 +158,8 @@ class SentenceTransformersProvider:
             except Exception as exc:
                 raise InvalidArgument(f"sentence-transformers failed to load {path}: {exc}", param="provider_model_id") from exc
         model = self._models[provider_model_id]
+        if provider_model_id not in self._batchers:
+            self._batchers[provider_model_id] = _Batcher(model, self._executor, self.config)
         return {
             "embedding_dimension": model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension(),
             "context_length": model.max_seq_length,
@@ -89,21 +167,15 @@ class SentenceTransformersProvider:
 
     async def unload_model(self, provider_model_id: str) -> None:
         self._models.pop(provider_model_id, None)
-
-    def _encode(self, model: Any, inputs: list[str], dimensions: int | None) -> EmbeddingResult:
-        vectors = model.encode(
-            inputs, batch_size=self.config.batch_size, convert_to_numpy=True, normalize_embeddings=False, truncate_dim=dimensions
-        )
-        tokens = sum(len(ids) for ids in model.tokenizer(inputs, truncation=True, max_length=model.max_seq_length)["input_ids"])
-        return EmbeddingResult(vectors=vectors.tolist(), prompt_tokens=tokens)
+        if batcher := self._batchers.pop(provider_model_id, None):
+            batcher.close()
 
     async def embeddings(self, provider_model_id: str, inputs: list[str], dimensions: int | None) -> EmbeddingResult:
         try:
-            model = self._models[provider_model_id]
+            batcher = self._batchers[provider_model_id]
         except KeyError:
             raise Unavailable(f"model {provider_model_id!r} is not loaded on this replica") from None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, model, inputs, dimensions)
+        return await batcher.embed(inputs, dimensions)
 
     async def chat_completion(self, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
         raise FailedPrecondition("embedding models cannot chat", param="model")
@@ -118,6 +190,9 @@ class SentenceTransformersProvider:
         raise FailedPrecondition("embedding models cannot complete text", param="model")
 
     async def close(self) -> None:
+        for batcher in self._batchers.values():
+            batcher.close()
+        self._batchers.clear()
         self._models.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
