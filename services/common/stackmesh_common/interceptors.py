@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -66,6 +67,10 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
             outcome = "OK"
             try:
                 return await inner(request, context)
+            except asyncio.CancelledError:
+                # The caller went away or its deadline passed: not an error of ours.
+                outcome = "CANCELLED"
+                raise
             except BaseException as exc:
                 if _is_abort(exc):
                     outcome = str(context.code() or "ABORTED")
@@ -86,6 +91,9 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
         try:
             async for item in inner_stream(request, context):
                 yield item
+        except asyncio.CancelledError:
+            outcome = "CANCELLED"
+            raise
         except BaseException as exc:
             if _is_abort(exc) or isinstance(exc, GeneratorExit):
                 outcome = str(context.code() or "CANCELLED")
