@@ -12,6 +12,8 @@ from google.protobuf import descriptor_pb2
 # the two names differ. Inspect is hosted by every service; the config picks one.
 API_FAMILY = {"synthetic_data": "post_training"}
 INSPECT_API = "inspect"
+# A client-streaming RPC taking this type receives the raw HTTP request body as it arrives.
+HTTP_BODY = ".google.api.HttpBody"
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class Method:
     name: str
     server_streaming: bool
     bindings: tuple[tuple[str, str], ...]  # (HTTP method, path)
+    # `rpc X(stream google.api.HttpBody)`: an upload whose body must flow through unbuffered.
+    streams_request_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ def load_services(descriptor_path: Path) -> list[GrpcService]:
                 options = descriptor_pb2.MethodOptions.FromString(method.options.SerializeToString())
                 # Extensions are unknown fields until parsed with the annotation registered.
                 rule = options.Extensions[annotations_pb2.http] if options.HasExtension(annotations_pb2.http) else http_pb2.HttpRule()
-                methods.append(Method(method.name, method.server_streaming, tuple(_bindings(rule))))
+                raw_body = method.client_streaming and method.input_type == HTTP_BODY
+                methods.append(Method(method.name, method.server_streaming, tuple(_bindings(rule)), raw_body))
             services.append(GrpcService(f"{file.package}.{service.name}", api, tuple(methods)))
     return services
 
@@ -65,3 +70,14 @@ def stream_paths(services: list[GrpcService]) -> list[str]:
                 if verb == "POST" and path.endswith(":stream"):
                     paths.add(path.removesuffix(":stream"))
     return sorted(paths)
+
+
+def upload_bindings(services: list[GrpcService]) -> list[tuple[GrpcService, str, str]]:
+    """(service, HTTP method, path) of every binding whose request body streams to the service."""
+    return [
+        (service, verb, path)
+        for service in services
+        for method in service.methods
+        if method.streams_request_body
+        for verb, path in method.bindings
+    ]

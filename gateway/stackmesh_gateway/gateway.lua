@@ -1,5 +1,7 @@
--- Envoy Lua filter of the stackmesh gateway. STREAM_PATHS (path -> true) is prepended by
--- render.py from the descriptor set: the upstream paths that also have a `:stream` binding.
+-- Envoy Lua filter of the stackmesh gateway. render.py prepends, from the descriptor set and
+-- the distribution: STREAM_PATHS (path -> true), the upstream paths that also have a `:stream`
+-- binding; UPLOAD_PATTERNS, Lua patterns of the POST paths whose body streams to a service
+-- unbuffered; MAX_UPLOAD_BYTES, their size limit; and UPLOAD_REFUSED_HEADER.
 
 -- Finds a top-level `"stream": true` in a JSON object without a JSON library: tracks string
 -- and nesting state so the same text inside a message or a nested object does not count.
@@ -43,6 +45,31 @@ local function top_level_stream(body)
   return false
 end
 
+local function is_upload(path)
+  for _, pattern in ipairs(UPLOAD_PATTERNS) do
+    if string.find(path, pattern) then
+      return true
+    end
+  end
+  return false
+end
+
+-- Refuses an upload that declares a body over the limit before any of it is streamed; the
+-- service counts the bytes of bodies without a Content-Length (and answers 413 too).
+local function refuse_large_upload(handle, headers)
+  local length = tonumber(headers:get("content-length") or "")
+  if length == nil or length <= MAX_UPLOAD_BYTES then
+    return
+  end
+  -- Local reply mappers filter on request headers: this one selects the mapper that puts the
+  -- message below in the error envelope.
+  headers:add(UPLOAD_REFUSED_HEADER, "1")
+  handle:respond(
+    { [":status"] = "413", ["connection"] = "close" },
+    "The upload is " .. length .. " bytes, over the " .. MAX_UPLOAD_BYTES .. " byte limit"
+  )
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   if headers:get(":method") ~= "POST" then
@@ -50,6 +77,10 @@ function envoy_on_request(handle)
   end
   local path = headers:get(":path")
   local bare = string.match(path, "^[^?]*")
+  if is_upload(bare) then
+    refuse_large_upload(handle, headers)
+    return
+  end
   if not STREAM_PATHS[bare] then
     return
   end
@@ -96,6 +127,10 @@ local DEFAULT_CODE = {
   ["504"] = "timeout",
 }
 
+-- Error reasons whose HTTP status has no gRPC code of its own (gRPC says RESOURCE_EXHAUSTED
+-- both for a rate limit, 429, and for a body over a size limit, 413).
+local STATUS_BY_REASON = { ['"request_too_large"'] = "413" }
+
 -- Rewrites the transcoder's google.rpc.Status JSON of a failed call into OpenAI's envelope
 -- {"error": {"message", "type", "param", "code"}}, using the ErrorInfo the services attach.
 function envoy_on_response(handle)
@@ -125,5 +160,8 @@ function envoy_on_response(handle)
   local param = json_string(body, "param") or "null"
   local shaped = '{"error":{"message":' .. message .. ',"type":' .. error_type .. ',"param":' .. param .. ',"code":' .. code .. "}}"
   buffer:setBytes(shaped)
+  if STATUS_BY_REASON[code] then
+    handle:headers():replace(":status", STATUS_BY_REASON[code])
+  end
   handle:headers():replace("content-length", tostring(#shaped))
 end

@@ -7,14 +7,20 @@ distribution does not deploy that API.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from stackmesh_common.config import StackConfig
-from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths
+from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths, upload_bindings
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+BUFFER_FILTER = "envoy.filters.http.buffer"
+# Added to the request by the Lua filter when it refuses an upload over max_upload_bytes.
+UPLOAD_REFUSED_HEADER = "x-stackmesh-upload-refused"
+# Characters with a meaning in Lua patterns, escaped with % in the upload path patterns.
+_LUA_MAGIC = set("^$()%.[]*+-?")
 # Streams may run long; they end on their own or after this much silence.
 STREAM_IDLE_TIMEOUT_S = 120
 
@@ -36,17 +42,59 @@ def _json_error(message: str, error_type: str, code: str) -> dict[str, Any]:
     }
 
 
+def _status_filter(status: int) -> dict[str, Any]:
+    return {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"local_reply.{status}"}}}}
+
+
 def _local_reply_mapper(status: int, message: str, error_type: str, code: str) -> dict[str, Any]:
+    return {"filter": _status_filter(status), "body_format_override": _json_error(message, error_type, code)}
+
+
+def _upload_refused_mapper() -> dict[str, Any]:
+    """The Lua filter's 413 for an upload over the limit: its body is the message."""
+    refused = {"header_filter": {"header": {"name": UPLOAD_REFUSED_HEADER, "present_match": True}}}
     return {
-        "filter": {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"local_reply.{status}"}}}},
-        "body_format_override": _json_error(message, error_type, code),
+        "filter": {"and_filter": {"filters": [_status_filter(413), refused]}},
+        "body_format_override": _json_error("%LOCAL_REPLY_BODY%", "invalid_request_error", "request_too_large"),
     }
+
+
+def _template_regex(path: str) -> str:
+    """An RE2 regex matching a google.api.http path template ({var} is one segment)."""
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]+\})", path))
+
+
+def _template_lua_pattern(path: str) -> str:
+    parts = re.split(r"(\{[^}]+\})", path)
+    escaped = "".join("[^/]+" if part.startswith("{") else "".join(f"%{c}" if c in _LUA_MAGIC else c for c in part) for part in parts)
+    return f"^{escaped}$"
+
+
+def _upload_routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, Any]]:
+    """Routes matching the REST path of uploads, seen by the filters before the transcoder
+    rewrites the path: they turn the buffer filter off, so the body streams to the service."""
+    routes = []
+    for service, verb, path in upload_bindings(services):
+        family = _family(service, config)
+        if family not in config.services:
+            continue
+        routes.append(
+            {
+                "match": {"safe_regex": {"regex": _template_regex(path)}, "headers": [{"name": ":method", "string_match": {"exact": verb}}]},
+                "route": {"cluster": family, "timeout": _seconds(config.gateway.request_timeout_s)},
+                "typed_per_filter_config": {
+                    BUFFER_FILTER: {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", "disabled": True}
+                },
+            }
+        )
+    return routes
 
 
 def _routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, Any]]:
     gateway = config.gateway
     routes: list[dict[str, Any]] = [
         {"match": {"path": "/healthz"}, "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
+        *_upload_routes(services, config),
     ]
     retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}]}
     for service in services:
@@ -102,10 +150,17 @@ def _cluster(name: str, host: str, port: int, connect_timeout_s: float) -> dict[
     }
 
 
-def _lua_source(services: list[GrpcService]) -> str:
+def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
     table = ", ".join(f'["{path}"] = true' for path in stream_paths(services))
+    uploads = ", ".join(f'"{_template_lua_pattern(path)}"' for _, verb, path in upload_bindings(services) if verb == "POST")
     code = resources.files("stackmesh_gateway").joinpath("gateway.lua").read_text()
-    return f"STREAM_PATHS = {{ {table} }}\n{code}"
+    return (
+        f"STREAM_PATHS = {{ {table} }}\n"
+        f"UPLOAD_PATTERNS = {{ {uploads} }}\n"
+        f"MAX_UPLOAD_BYTES = {config.gateway.max_upload_bytes}\n"
+        f'UPLOAD_REFUSED_HEADER = "{UPLOAD_REFUSED_HEADER}"\n'
+        f"{code}"
+    )
 
 
 def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
@@ -135,11 +190,15 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
         "@type": HCM,
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
+        # A caller's x-request-id is kept, echoed back, and logged by Envoy and the services.
         "generate_request_id": True,
+        "preserve_external_request_id": True,
+        "always_set_request_id_in_response": True,
         "stream_idle_timeout": _seconds(STREAM_IDLE_TIMEOUT_S),
         "access_log": [access_log],
         "local_reply_config": {
             "mappers": [
+                _upload_refused_mapper(),
                 _local_reply_mapper(400, "%LOCAL_REPLY_BODY%", "invalid_request_error", "invalid_request"),
                 _local_reply_mapper(404, "Unknown route %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "invalid_request_error", "not_found"),
                 _local_reply_mapper(413, f"Request body is larger than the {gateway.max_request_bytes} byte limit", "invalid_request_error", "request_too_large"),
@@ -152,7 +211,7 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
         "route_config": {"name": "stackmesh", "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": _routes(services, config)}]},
         "http_filters": [
             {
-                "name": "envoy.filters.http.buffer",
+                "name": BUFFER_FILTER,
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
                     "max_request_bytes": gateway.max_request_bytes,
@@ -162,7 +221,7 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
                 "name": "envoy.filters.http.lua",
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                    "default_source_code": {"inline_string": _lua_source(services)},
+                    "default_source_code": {"inline_string": _lua_source(services, config)},
                 },
             },
             {

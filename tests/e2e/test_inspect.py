@@ -33,3 +33,14 @@ def test_routes(stack):
     routes = {(r["method"], r["route"]) for r in get(stack, "/v1/inspect/routes").json()["data"]}
     assert ("POST", "/v1/chat/completions") in routes
     assert ("GET", "/v1/models") in routes
+
+
+def test_request_id_is_echoed_and_reaches_the_service_log(stack):
+    response = httpx.get(f"{stack.gateway_url}/v1/models", headers={"x-request-id": "trace-me-42"}, timeout=30)
+    assert response.headers["x-request-id"] == "trace-me-42"
+    log = (stack.state_dir / "logs" / "inference.log").read_text()
+    assert '"request_id": "trace-me-42"' in log
+
+
+def test_a_request_id_is_generated_when_absent(stack):
+    assert len(httpx.get(f"{stack.gateway_url}/v1/models", timeout=30).headers["x-request-id"]) >= 16

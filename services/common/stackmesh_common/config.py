@@ -47,6 +47,8 @@ class ServiceConfig(_Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     # Resources registered at start-up, by kind ("models", "shields", ...), typed by the service.
     resources: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    # Service-wide settings that belong to no one provider, typed and validated by the service.
+    settings: dict[str, Any] = Field(default_factory=dict)
     # Worker threads for blocking provider calls.
     max_workers: int = 8
 
@@ -78,6 +80,9 @@ class GatewayConfig(_Strict):
     admin_port: int = 9901
     # Requests with a larger body are refused with 413.
     max_request_bytes: int = 8 * 1024 * 1024
+    # Uploads (RPCs taking `stream google.api.HttpBody`, e.g. POST /v1/files) stream to their
+    # service unbuffered and may be this large; larger ones are refused with 413 (OpenAI's limit).
+    max_upload_bytes: int = 512 * 1024 * 1024
     # Upper bound for unary calls (model calls included) and for whole streams.
     request_timeout_s: float = 300.0
     # Time to open a connection to a service before answering 503.

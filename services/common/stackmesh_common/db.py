@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -14,13 +15,20 @@ from stackmesh_common.config import ConfigError, PostgresConfig
 log = logging.getLogger("stackmesh.db")
 
 
-async def open_pool(config: PostgresConfig, schema: str) -> AsyncConnectionPool:
-    """Opens a pool whose connections see `schema` first (and `public` for extensions)."""
+async def open_pool(
+    config: PostgresConfig, schema: str, on_connect: Callable[[AsyncConnection], Awaitable[None]] | None = None
+) -> AsyncConnectionPool:
+    """Opens a pool whose connections see `schema` first (and `public` for extensions).
+
+    `on_connect` runs on every new connection (e.g. to register the pgvector type).
+    """
     if not config.url:
         raise ConfigError("postgres.url is not set (STACKMESH_POSTGRES__URL)")
 
     async def configure(conn: AsyncConnection) -> None:
         await conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        if on_connect is not None:
+            await on_connect(conn)
         await conn.commit()
 
     pool = AsyncConnectionPool(

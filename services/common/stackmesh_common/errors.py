@@ -58,6 +58,13 @@ class ResourceExhausted(StackmeshError):
     reason = "resource_exhausted"
 
 
+class PayloadTooLarge(StackmeshError):
+    # gRPC has no code of its own for this; the gateway answers 413 for the reason.
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    error_type = "invalid_request_error"
+    reason = "request_too_large"
+
+
 class Unavailable(StackmeshError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     error_type = "api_error"

@@ -42,6 +42,11 @@ class FilesServiceStub:
                 request_serializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.UploadFileRequest.SerializeToString,
                 response_deserializer=stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.FromString,
                 _registered_method=True)
+        self.UploadFileHttp = channel.stream_unary(
+                '/stackmesh.vector_io.v1.FilesService/UploadFileHttp',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.FromString,
+                _registered_method=True)
         self.ListFiles = channel.unary_unary(
                 '/stackmesh.vector_io.v1.FilesService/ListFiles',
                 request_serializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.ListFilesRequest.SerializeToString,
@@ -57,7 +62,7 @@ class FilesServiceStub:
                 request_serializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.DeleteFileRequest.SerializeToString,
                 response_deserializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.DeleteFileResponse.FromString,
                 _registered_method=True)
-        self.RetrieveFileContent = channel.unary_unary(
+        self.RetrieveFileContent = channel.unary_stream(
                 '/stackmesh.vector_io.v1.FilesService/RetrieveFileContent',
                 request_serializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.RetrieveFileContentRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -69,9 +74,19 @@ class FilesServiceServicer:
     """
 
     def UploadFile(self, request_iterator, context):
-        """Uploads a file: the first message carries its metadata, every later one a chunk of its bytes.
-        No HTTP annotation: Envoy cannot transcode multipart/form-data, so the gateway handles
-        `POST /v1/files` (and `/v1/openai/v1/files`) multipart uploads itself and calls this RPC.
+        """Uploads a file for gRPC callers: the first message carries its metadata, every later one a
+        chunk of its bytes. No HTTP annotation; REST uploads go to UploadFileHttp.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFileHttp(self, request_iterator, context):
+        """Uploads a file sent as OpenAI's multipart/form-data body (fields `file`, `purpose`,
+        `expires_after[anchor]`, `expires_after[seconds]`). Envoy's transcoder cannot parse
+        multipart, but streams a raw body as HttpBody messages (the first carries the
+        Content-Type with its boundary), so the service parses the form as it arrives and the
+        file is never held whole in memory.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,7 +114,8 @@ class FilesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetrieveFileContent(self, request, context):
-        """Returns a file's raw bytes; HttpBody makes the gateway answer with them, not with JSON.
+        """Returns a file's raw bytes as a stream of pieces (the first carries the Content-Type);
+        HttpBody makes the gateway answer with the bytes themselves, not with JSON.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +127,11 @@ def add_FilesServiceServicer_to_server(servicer, server):
             'UploadFile': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadFile,
                     request_deserializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.UploadFileRequest.FromString,
+                    response_serializer=stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.SerializeToString,
+            ),
+            'UploadFileHttp': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadFileHttp,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.SerializeToString,
             ),
             'ListFiles': grpc.unary_unary_rpc_method_handler(
@@ -128,7 +149,7 @@ def add_FilesServiceServicer_to_server(servicer, server):
                     request_deserializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.DeleteFileRequest.FromString,
                     response_serializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.DeleteFileResponse.SerializeToString,
             ),
-            'RetrieveFileContent': grpc.unary_unary_rpc_method_handler(
+            'RetrieveFileContent': grpc.unary_stream_rpc_method_handler(
                     servicer.RetrieveFileContent,
                     request_deserializer=stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.RetrieveFileContentRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -161,6 +182,33 @@ class FilesService:
             target,
             '/stackmesh.vector_io.v1.FilesService/UploadFile',
             stackmesh_dot_vector__io_dot_v1_dot_files__service__pb2.UploadFileRequest.SerializeToString,
+            stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFileHttp(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/stackmesh.vector_io.v1.FilesService/UploadFileHttp',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             stackmesh_dot_vector__io_dot_v1_dot_file__pb2.File.FromString,
             options,
             channel_credentials,
@@ -264,7 +312,7 @@ class FilesService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/stackmesh.vector_io.v1.FilesService/RetrieveFileContent',

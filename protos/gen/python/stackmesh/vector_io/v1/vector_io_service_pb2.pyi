@@ -233,16 +233,28 @@ class RetrieveVectorStoreFileContentResponse(_message.Message):
     def __init__(self, object: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_vector_store_pb2.VectorStoreContent, _Mapping]]] = ..., has_more: _Optional[bool] = ..., next_page: _Optional[str] = ..., file_id: _Optional[str] = ..., filename: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[_Iterable[_Union[_vector_store_pb2.VectorStoreContent, _Mapping]]] = ...) -> None: ...
 
 class CreateVectorStoreFileBatchRequest(_message.Message):
-    __slots__ = ("vector_store_id", "file_ids", "attributes", "chunking_strategy")
+    __slots__ = ("vector_store_id", "file_ids", "attributes", "chunking_strategy", "files")
     VECTOR_STORE_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_IDS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     CHUNKING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     vector_store_id: str
     file_ids: _containers.RepeatedScalarFieldContainer[str]
     attributes: _struct_pb2.Struct
     chunking_strategy: _vector_store_pb2.ChunkingStrategy
-    def __init__(self, vector_store_id: _Optional[str] = ..., file_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_vector_store_pb2.ChunkingStrategy, _Mapping]] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[VectorStoreFileBatchFile]
+    def __init__(self, vector_store_id: _Optional[str] = ..., file_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_vector_store_pb2.ChunkingStrategy, _Mapping]] = ..., files: _Optional[_Iterable[_Union[VectorStoreFileBatchFile, _Mapping]]] = ...) -> None: ...
+
+class VectorStoreFileBatchFile(_message.Message):
+    __slots__ = ("file_id", "attributes", "chunking_strategy")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNKING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    attributes: _struct_pb2.Struct
+    chunking_strategy: _vector_store_pb2.ChunkingStrategy
+    def __init__(self, file_id: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_vector_store_pb2.ChunkingStrategy, _Mapping]] = ...) -> None: ...
 
 class GetVectorStoreFileBatchRequest(_message.Message):
     __slots__ = ("vector_store_id", "batch_id")

@@ -793,7 +793,7 @@ class VectorIOServiceServicer:
     """
 
     def InsertChunks(self, request, context):
-        """Inserts chunks, embedding those that come without an embedding; the REST route answers 204.
+        """Inserts chunks, embedding those that come without an embedding; answers an empty object.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,6 @@
+"""`python -m stackmesh_vector_io --config FILE` runs the vector_io service."""
+
+from stackmesh_common.server import main
+from stackmesh_vector_io.app import build
+
+main("vector_io", build)

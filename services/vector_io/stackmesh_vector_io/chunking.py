@@ -1,0 +1,84 @@
+"""Chunking strategies (OpenAI's `auto` and `static`) and the splitter that applies them.
+
+Tokens are the words and punctuation marks of the BERT pre-tokenizer (HF `tokenizers`),
+counted without a vocabulary: the service cannot know every embedding model's tokenizer,
+and a model's word pieces are at least as many. Each chunk is the exact source text from
+its first token to its last, so whitespace and line breaks survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tokenizers.pre_tokenizers import BertPreTokenizer
+
+from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
+from stackmesh_common.errors import InvalidArgument
+
+DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS = 800, 400
+MIN_MAX_TOKENS, MAX_MAX_TOKENS = 100, 4096
+TOKENIZER = "bert-pre-tokenizer"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A resolved static strategy; `auto` resolves to one too."""
+
+    max_chunk_size_tokens: int
+    chunk_overlap_tokens: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"max_chunk_size_tokens": self.max_chunk_size_tokens, "chunk_overlap_tokens": self.chunk_overlap_tokens}
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    text: str
+    tokens: int
+
+
+def auto_strategy(context_length: int | None) -> Strategy:
+    """OpenAI's auto (800 tokens, 400 overlap), shrunk to fit the embedding model's input: a
+    chunk longer than the model reads would be embedded by its beginning only. Three quarters
+    of the context length leaves room for word pieces outnumbering words."""
+    size = DEFAULT_MAX_TOKENS
+    if context_length:
+        size = max(MIN_MAX_TOKENS, min(size, context_length * 3 // 4))
+    return Strategy(size, size // 2)
+
+
+def resolve(strategy: vs_pb.ChunkingStrategy | None, context_length: int | None, param: str = "chunking_strategy") -> Strategy:
+    """The static strategy a request asks for; a bad one is a 400 naming its field."""
+    if strategy is None or strategy.type in ("", "auto"):
+        return auto_strategy(context_length)
+    if strategy.type == "contextual":
+        raise InvalidArgument("the `contextual` chunking strategy is not supported; use `auto` or `static`", param=f"{param}.type")
+    if strategy.type != "static":
+        raise InvalidArgument(f"`{param}.type` must be `auto` or `static`, got {strategy.type!r}", param=f"{param}.type")
+    static = strategy.static
+    size = static.max_chunk_size_tokens if static.HasField("max_chunk_size_tokens") else DEFAULT_MAX_TOKENS
+    overlap = static.chunk_overlap_tokens if static.HasField("chunk_overlap_tokens") else DEFAULT_OVERLAP_TOKENS
+    if not MIN_MAX_TOKENS <= size <= MAX_MAX_TOKENS:
+        raise InvalidArgument(
+            f"`{param}.static.max_chunk_size_tokens` must be between {MIN_MAX_TOKENS} and {MAX_MAX_TOKENS}, got {size}",
+            param=f"{param}.static.max_chunk_size_tokens",
+        )
+    if overlap > size // 2:
+        raise InvalidArgument(
+            f"`{param}.static.chunk_overlap_tokens` must be at most half of max_chunk_size_tokens ({size // 2}), got {overlap}",
+            param=f"{param}.static.chunk_overlap_tokens",
+        )
+    return Strategy(size, overlap)
+
+
+def split(text: str, strategy: Strategy) -> list[TextChunk]:
+    """Windows of `max_chunk_size_tokens` tokens, each starting `max - overlap` tokens after the last."""
+    offsets = [span for _, span in BertPreTokenizer().pre_tokenize_str(text)]
+    size, step = strategy.max_chunk_size_tokens, strategy.max_chunk_size_tokens - strategy.chunk_overlap_tokens
+    chunks = []
+    for start in range(0, len(offsets), step):
+        window = offsets[start : start + size]
+        chunks.append(TextChunk(text[window[0][0] : window[-1][1]], len(window)))
+        if start + size >= len(offsets):
+            break
+    return chunks

@@ -1,0 +1,185 @@
+"""File ingestion as durable jobs: attaching a file enqueues a job; a worker parses, chunks,
+embeds and writes it.
+
+Exactly once in effect, though delivered at least once: the job names the attachment's
+generation, and the write is one critical section under the file row's lock (re-check the
+row, replace the file's chunks atomically, mark it completed). A redelivered or duplicate
+job finds the row completed and does nothing; one that died before committing left nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from stackmesh.common.v1 import job_pb2
+from stackmesh_common.errors import InvalidArgument, NotFound
+from stackmesh_common.jobs import Delivery, JobKind, PermanentJobError, submit
+from stackmesh_vector_io.chunking import TOKENIZER, Strategy, split
+from stackmesh_vector_io.embeddings import EmbeddingClient
+from stackmesh_vector_io.files import FileRepository
+from stackmesh_vector_io.objects import ObjectStore
+from stackmesh_vector_io.parsing import INVALID, ParseError, extract_text
+from stackmesh_vector_io.providers.base import StoredChunk, VectorIOProvider
+from stackmesh_vector_io.settings import IngestionSettings
+from stackmesh_vector_io.stores import StoreFileRecord, StoreRepository
+
+log = logging.getLogger("stackmesh.vector_io.ingestion")
+
+KIND = "file_ingestion"
+SERVER_ERROR = "server_error"
+
+
+def job_kind(settings: IngestionSettings) -> JobKind:
+    return JobKind(KIND, ack_wait_s=settings.ack_wait_s, max_deliver=settings.max_deliver)
+
+
+class IngestionFailed(PermanentJobError):
+    """Ingestion cannot succeed on a retry; `code` is OpenAI's last_error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class IngestionQueue:
+    """Enqueues the ingestion job of each attached file."""
+
+    def __init__(self, nc: NatsClient, kind: JobKind) -> None:
+        self.nc = nc
+        self.kind = kind
+
+    async def enqueue(self, files: list[StoreFileRecord]) -> None:
+        now = int(time.time())
+
+        async def one(record: StoreFileRecord) -> None:
+            job = job_pb2.Job(
+                id=f"ingest_{record.vector_store_id}_{record.file_id}_{record.generation}",
+                kind=KIND,
+                state=job_pb2.JOB_STATE_SCHEDULED,
+                created_at=now,
+                metadata={
+                    "vector_store_id": record.vector_store_id,
+                    "file_id": record.file_id,
+                    "generation": str(record.generation),
+                },
+            )
+            await submit(self.nc, self.kind, job, dedupe_id=job.id)
+
+        await asyncio.gather(*(one(record) for record in files))
+
+
+class Ingestor:
+    """The job handler: one file of one store, from bytes to searchable chunks."""
+
+    # Texts embedded between checks that the file is still wanted (and progress logs).
+    SLICE = 128
+
+    def __init__(
+        self,
+        stores: StoreRepository,
+        files: FileRepository,
+        objects: ObjectStore,
+        providers: dict[str, VectorIOProvider],
+        embedder: EmbeddingClient,
+    ) -> None:
+        self.stores = stores
+        self.files = files
+        self.objects = objects
+        self.providers = providers
+        self.embedder = embedder
+
+    @staticmethod
+    def _target(delivery: Delivery) -> tuple[str, str, int]:
+        meta = delivery.job.metadata
+        return meta["vector_store_id"], meta["file_id"], int(meta["generation"])
+
+    async def _wanted(self, store_id: str, file_id: str, generation: int) -> StoreFileRecord | None:
+        try:
+            record = await self.stores.get_file(store_id, file_id)
+        except NotFound:
+            return None
+        return record if record.status == "in_progress" and record.generation == generation else None
+
+    async def run(self, delivery: Delivery) -> None:
+        store_id, file_id, generation = self._target(delivery)
+        record = await self._wanted(store_id, file_id, generation)
+        if record is None:
+            log.info("ingestion of %s into %s is no longer wanted", file_id, store_id)
+            return
+        try:
+            store = await self.stores.get_store(store_id)
+        except NotFound:
+            return  # deleted meanwhile, with its files
+        try:
+            file = await self.files.get(file_id)
+            data = await self.objects.read(file.object_key)
+        except NotFound:
+            raise IngestionFailed(INVALID, f"file `{file_id}` was deleted before it was ingested") from None
+        try:
+            text = await asyncio.to_thread(extract_text, data, file.filename, file.content_type)
+        except ParseError as exc:
+            raise IngestionFailed(exc.code, exc.message) from None
+        pieces = await asyncio.to_thread(split, text, Strategy(**record.chunking))
+        vectors = []
+        for start in range(0, len(pieces), self.SLICE):
+            try:
+                texts = [p.text for p in pieces[start : start + self.SLICE]]
+                vectors.extend(await self.embedder.embed(store.embedding_model, texts, store.embedding_dimension))
+            except InvalidArgument as exc:
+                raise IngestionFailed(SERVER_ERROR, exc.message) from None
+            log.info(
+                "ingest progress",
+                extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "embedded": len(vectors), "total": len(pieces), "attempt": delivery.attempt}},
+            )
+            if len(vectors) < len(pieces) and await self._wanted(store_id, file_id, generation) is None:
+                return
+        now = int(time.time())
+        chunks = [
+            StoredChunk(
+                chunk_id=f"{file_id}_{position}",
+                file_id=file_id,
+                position=position,
+                text=piece.text,
+                embedding=vector,
+                metadata={"document_id": file_id, "filename": file.filename},
+                chunk_metadata=self._chunk_metadata(f"{file_id}_{position}", file_id, file.filename, piece.tokens, now, store.embedding_model, store.embedding_dimension),
+                attributes=record.attributes,
+            )
+            for position, (piece, vector) in enumerate(zip(pieces, vectors))
+        ]
+        async with self.stores.claim(store_id, file_id, generation) as claim:
+            if claim is None:
+                return
+            await self.providers[store.provider_id].replace_file_chunks(store_id, file_id, chunks)
+            await claim.complete(len(chunks), sum(len(c.text.encode()) for c in chunks))
+        log.info("ingested", extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "chunks": len(chunks)}})
+
+    @staticmethod
+    def _chunk_metadata(
+        chunk_id: str, file_id: str, filename: str, tokens: int, now: int, model: str, dimension: int
+    ) -> dict[str, Any]:
+        return {
+            "chunk_id": chunk_id,
+            "document_id": file_id,
+            "source": filename,
+            "created_timestamp": now,
+            "updated_timestamp": now,
+            "chunk_tokenizer": TOKENIZER,
+            "content_token_count": tokens,
+            "chunk_embedding_model": model,
+            "chunk_embedding_dimension": dimension,
+        }
+
+    async def give_up(self, delivery: Delivery, error: BaseException) -> None:
+        store_id, file_id, generation = self._target(delivery)
+        if isinstance(error, IngestionFailed):
+            code, message = error.code, error.message
+        else:
+            code, message = SERVER_ERROR, f"ingestion failed {delivery.attempt} times; last error: {error}"
+        await self.stores.fail(store_id, file_id, generation, code, message)

@@ -1,0 +1,1 @@
+"""SQL migrations of the vector_io schema, applied in file-name order."""

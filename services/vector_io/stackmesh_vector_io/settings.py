@@ -1,0 +1,37 @@
+"""The vector_io service's own settings (`services.vector_io.settings` in the distribution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestionSettings(_Strict):
+    # Files ingested at once by one process (each holds a Postgres connection while it writes).
+    concurrency: int = Field(default=4, ge=1, le=64)
+    # Run ingestion workers inside the service process; off when they run as
+    # `python -m stackmesh_vector_io.worker` processes of their own.
+    in_process: bool = True
+    # Seconds without a heartbeat before a job of a dead worker is redelivered.
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    # Deliveries of a job before its file is marked failed.
+    max_deliver: int = Field(default=5, ge=1)
+
+
+class Settings(_Strict):
+    # Provider of stores created without `provider_id`; the first vector_io provider when empty.
+    default_provider_id: str = ""
+    # Embedding model of stores created without `embedding_model` (served by the inference service).
+    default_embedding_model: str = "all-MiniLM-L6-v2"
+    # Where the local object store keeps file bytes; `<state_dir>/data/vector_io/files` when empty.
+    files_dir: Path | None = None
+    # Deadline of each call to the inference service.
+    inference_timeout_s: float = Field(default=60.0, gt=0)
+    # Texts per embeddings call; concurrent ingestions share calls up to this size.
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)

@@ -1,0 +1,143 @@
+"""Ingestion as durable jobs: a worker killed mid-file loses nothing and duplicates nothing;
+and the upload size limit of a distribution that sets one."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import openai
+import pytest
+
+from stackmesh_launcher.stack import LocalStack
+from tests.conftest import start_local_stack
+from tests.e2e.test_bad_input import error_of
+
+UPLOAD_LIMIT = 2_000_000
+OVERRIDES = {
+    # Workers run as processes of their own, so the test can kill one.
+    "STACKMESH_SERVICES__VECTOR_IO__SETTINGS__INGESTION__IN_PROCESS": "false",
+    # A dead worker's job comes back after this many seconds.
+    "STACKMESH_SERVICES__VECTOR_IO__SETTINGS__INGESTION__ACK_WAIT_S": "3",
+    "STACKMESH_GATEWAY__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+}
+TOKENS, CHUNK_TOKENS = 20_000, 100
+
+
+@pytest.fixture(scope="module")
+def jobs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in OVERRIDES.items():
+            patch.setenv(key, value)
+        stack = start_local_stack(tmp_path_factory.mktemp("jobs-stack"))
+    yield stack
+    stack.stop()
+
+
+class Worker:
+    """A `python -m stackmesh_vector_io.worker` process, its JSON log lines in a file."""
+
+    def __init__(self, stack: LocalStack, log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stackmesh_vector_io.worker", "--config", str(stack.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+        )
+
+    def events(self, message: str) -> list[dict]:
+        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
+        return [line for line in lines if line["msg"] == message]
+
+    def wait_for(self, message: str, predicate=lambda event: True, timeout_s: float = 120) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            for event in self.events(message):
+                if predicate(event):
+                    return event
+            time.sleep(0.05)
+        raise AssertionError(f"no {message!r} in {self.log}:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(30)
+
+
+def sdk(stack: LocalStack) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def test_a_worker_killed_mid_file_loses_nothing_and_duplicates_nothing(jobs_stack, tmp_path):
+    client = sdk(jobs_stack)
+    text = " ".join(f"w{i}" for i in range(TOKENS))
+    file = client.files.create(file=("long.txt", io.BytesIO(text.encode())), purpose="assistants")
+    store = client.vector_stores.create(name="redelivery")
+    first = Worker(jobs_stack, tmp_path / "first.log")
+    try:
+        first.wait_for("ingestion worker started")
+        client.vector_stores.files.create(
+            vector_store_id=store.id,
+            file_id=file.id,
+            chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": CHUNK_TOKENS, "chunk_overlap_tokens": 0}},
+        )
+        progress = first.wait_for("ingest progress", lambda e: e["file_id"] == file.id and 0 < e["embedded"] < e["total"])
+        first.stop(signal.SIGKILL)
+    finally:
+        first.stop(signal.SIGKILL)
+    assert progress["attempt"] == 1
+    assert client.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id).status == "in_progress"
+
+    second = Worker(jobs_stack, tmp_path / "second.log")
+    try:
+        done = second.wait_for("ingested", lambda e: e["file_id"] == file.id)
+        redelivered = second.events("ingest progress")
+    finally:
+        second.stop()
+    assert {e["attempt"] for e in redelivered if e["file_id"] == file.id} == {2}
+    attached = client.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id)
+    assert attached.status == "completed"
+
+    expected = TOKENS // CHUNK_TOKENS
+    assert done["chunks"] == expected
+    content = client.vector_stores.files.content(file_id=file.id, vector_store_id=store.id).data
+    assert len(content) == expected
+    assert " ".join(part.text for part in content) == text
+    for token in ("w0", "w12345", f"w{TOKENS - 1}"):
+        hits = client.vector_stores.search(store.id, query=token, max_num_results=5, extra_body={"search_mode": "keyword"}).data
+        assert len(hits) == 1, token
+
+
+def test_an_upload_declaring_more_than_the_limit_is_413(jobs_stack):
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(jobs_stack).files.create(file=("big.bin", io.BytesIO(os.urandom(UPLOAD_LIMIT + 1))), purpose="assistants")
+    assert caught.value.status_code == 413
+    assert caught.value.code == "request_too_large" and str(UPLOAD_LIMIT) in caught.value.message
+
+
+def test_a_chunked_upload_over_the_limit_is_413_from_the_service(jobs_stack):
+    """Without a Content-Length the gateway cannot know the size: the service counts and refuses."""
+
+    def body() -> Iterator[bytes]:
+        yield b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n'
+        yield b'--B\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        for _ in range(UPLOAD_LIMIT // 100_000 + 5):
+            yield b"x" * 100_000
+        yield b"\r\n--B--\r\n"
+
+    response = httpx.post(
+        f"{jobs_stack.gateway_url}/v1/files", content=body(), headers={"content-type": "multipart/form-data; boundary=B"}, timeout=60
+    )
+    assert response.status_code == 413, response.text
+    error = error_of(response)
+    assert error["code"] == "request_too_large" and error["param"] == "file"
+    assert "big.txt" not in {f.filename for f in sdk(jobs_stack).files.list()}

@@ -1,0 +1,126 @@
+"""vector_io request shapes: search filters, file attributes, streamed multipart uploads."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from stackmesh_common.errors import InvalidArgument, PayloadTooLarge
+from stackmesh_vector_io.filters import Comparison, Compound, check_attributes, parse_filter
+from stackmesh_vector_io.multipart import MultipartUpload
+
+
+def test_filters_parse_into_typed_trees():
+    raw = {"type": "and", "filters": [{"type": "eq", "key": "lang", "value": "en"}, {"type": "in", "key": "year", "value": [2023, 2024]}]}
+    assert parse_filter(raw) == Compound(
+        "and", (Comparison("eq", "lang", "en"), Comparison("in", "year", (2023.0, 2024.0)))
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, param",
+    [
+        ("lang = en", "filters"),
+        ({"key": "a", "value": 1}, "filters.type"),
+        ({"type": "like", "key": "a", "value": 1}, "filters.type"),
+        ({"type": "eq", "value": 1}, "filters.key"),
+        ({"type": "eq", "key": "a"}, "filters"),
+        ({"type": "eq", "key": "a", "value": {"x": 1}}, "filters.value"),
+        ({"type": "gt", "key": "a", "value": True}, "filters.value"),
+        ({"type": "in", "key": "a", "value": []}, "filters.value"),
+        ({"type": "and", "filters": []}, "filters"),
+        ({"type": "or", "filters": [{"type": "eq", "key": "a"}]}, "filters.filters[0]"),
+        ({"type": "eq", "key": 'a"b', "value": 1}, "filters.key"),
+    ],
+)
+def test_bad_filters_are_invalid_arguments_naming_the_spot(raw, param):
+    with pytest.raises(InvalidArgument) as caught:
+        parse_filter(raw)
+    assert caught.value.param == param
+
+
+def test_attributes_take_at_most_16_scalar_values():
+    assert check_attributes({"a": "x", "b": 1, "c": True}) == {"a": "x", "b": 1, "c": True}
+    with pytest.raises(InvalidArgument, match="at most 16 keys"):
+        check_attributes({f"k{i}": i for i in range(17)})
+    with pytest.raises(InvalidArgument) as caught:
+        check_attributes({"nested": {"x": 1}})
+    assert caught.value.param == "attributes.nested"
+    with pytest.raises(InvalidArgument):
+        check_attributes({"long": "x" * 513})
+
+
+class MemoryWriter:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.state = "open"
+
+    async def write(self, data: bytes) -> None:
+        self.data.extend(data)
+
+    async def commit(self) -> None:
+        self.state = "committed"
+
+    async def abort(self) -> None:
+        self.state = "aborted"
+
+
+def multipart_body(fields: dict[str, str], file: tuple[str, bytes, str]) -> tuple[str, bytes]:
+    """The body httpx (and so the openai SDK) sends for these fields and file."""
+    request = httpx.Request("POST", "http://x", data=fields, files={"file": file})
+    return request.headers["content-type"], request.read()
+
+
+async def upload(content_type: str, body: bytes, piece: int, limit: int = 1 << 20) -> tuple[MultipartUpload, MemoryWriter]:
+    writer = MemoryWriter()
+
+    async def open_writer() -> MemoryWriter:
+        return writer
+
+    form = MultipartUpload(content_type, open_writer, limit)
+    try:
+        for start in range(0, len(body), piece):
+            await form.feed(body[start : start + piece])
+        await form.finish()
+    except BaseException:
+        await form.abort()
+        raise
+    return form, writer
+
+
+@pytest.mark.parametrize("piece", [1, 7, 64, 1 << 20])
+async def test_multipart_streams_the_file_whatever_the_piece_size(piece):
+    content = bytes(range(256)) * 40
+    content_type, body = multipart_body(
+        {"purpose": "assistants", "expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"},
+        ("data.bin", content, "application/octet-stream"),
+    )
+    form, writer = await upload(content_type, body, piece)
+    assert bytes(writer.data) == content and writer.state == "committed"
+    assert form.file is not None and form.file.filename == "data.bin" and form.file.size == len(content)
+    assert form.file.content_type == "application/octet-stream"
+    assert form.fields == {"purpose": "assistants", "expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"}
+
+
+async def test_multipart_without_a_file_part_is_refused():
+    request = httpx.Request("POST", "http://x", data={"purpose": "assistants"}, files={"document": ("a.txt", b"x")})
+    content_type, body = request.headers["content-type"], request.read()
+    with pytest.raises(InvalidArgument, match="`file` is required"):
+        await upload(content_type, body, 64)
+
+
+async def test_multipart_over_the_limit_aborts_the_write():
+    content_type, body = multipart_body({"purpose": "assistants"}, ("big.txt", b"x" * 5000, "text/plain"))
+    with pytest.raises(PayloadTooLarge):
+        await upload(content_type, body, 512, limit=4096)
+
+
+async def test_truncated_multipart_is_refused():
+    content_type, body = multipart_body({"purpose": "assistants"}, ("a.txt", b"hello", "text/plain"))
+    with pytest.raises(InvalidArgument, match="before its closing boundary"):
+        await upload(content_type, body[:-20], 64)
+
+
+def test_a_body_that_is_not_multipart_is_refused():
+    with pytest.raises(InvalidArgument, match="multipart/form-data"):
+        MultipartUpload("application/json", lambda: None, 10)  # type: ignore[arg-type,return-value]
