@@ -1,0 +1,1 @@
+"""The safety service: shields, run-shield and OpenAI-compatible moderations."""

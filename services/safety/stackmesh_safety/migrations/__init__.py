@@ -1,0 +1,1 @@
+"""SQL migrations of the safety schema, applied in file-name order."""

@@ -1,0 +1,132 @@
+"""gRPC servicers of the safety API: convert, validate, route each shield to its provider."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+
+from stackmesh.safety.v1 import safety_service_pb2 as pb
+from stackmesh.safety.v1 import safety_service_pb2_grpc as pb_grpc
+from stackmesh.safety.v1 import shield_pb2
+from stackmesh_safety import inference_client
+from stackmesh_safety.messages import Message, moderation_inputs, parse_messages
+from stackmesh_safety.moderation import ModerationResult, merge
+from stackmesh_safety.providers.base import Shield, ShieldResult
+from stackmesh_safety.shields import ShieldRegistry
+
+
+def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(data)
+    return message
+
+
+def shield_to_proto(shield: Shield) -> shield_pb2.Shield:
+    return shield_pb2.Shield(
+        identifier=shield.identifier,
+        provider_id=shield.provider_id,
+        provider_resource_id=shield.provider_resource_id,
+        params=_struct(shield.params),
+        type="shield",
+    )
+
+
+@contextmanager
+def _deadline_of(context: grpc.aio.ServicerContext) -> Iterator[None]:
+    """Makes the caller's deadline bound every inference call made while serving it."""
+    remaining = context.time_remaining()
+    token = inference_client.deadline.set(time.monotonic() + remaining if remaining is not None else None)
+    try:
+        yield
+    finally:
+        inference_client.deadline.reset(token)
+
+
+async def run(shields: ShieldRegistry, shield: Shield, messages: list[Message], params: dict[str, Any]) -> ShieldResult:
+    return await shields.provider(shield).run_shield(shield, messages, {**shield.params, **params})
+
+
+class ShieldsServicer(pb_grpc.ShieldsServiceServicer):
+    def __init__(self, shields: ShieldRegistry) -> None:
+        self.shields = shields
+
+    async def ListShields(self, request: pb.ListShieldsRequest, context: Any) -> pb.ListShieldsResponse:
+        return pb.ListShieldsResponse(data=[shield_to_proto(s) for s in await self.shields.list()])
+
+    async def GetShield(self, request: pb.GetShieldRequest, context: Any) -> shield_pb2.Shield:
+        return shield_to_proto(await self.shields.resolve(request.identifier, param="identifier"))
+
+    async def RegisterShield(self, request: pb.RegisterShieldRequest, context: grpc.aio.ServicerContext) -> shield_pb2.Shield:
+        with _deadline_of(context):
+            shield = await self.shields.register(
+                shield_id=request.shield_id,
+                provider_shield_id=request.provider_shield_id,
+                provider_id=request.provider_id,
+                params=json_format.MessageToDict(request.params),
+            )
+        return shield_to_proto(shield)
+
+    async def UnregisterShield(self, request: pb.UnregisterShieldRequest, context: Any) -> empty_pb2.Empty:
+        await self.shields.unregister(request.identifier)
+        return empty_pb2.Empty()
+
+
+class SafetyServicer(pb_grpc.SafetyServiceServicer):
+    def __init__(self, shields: ShieldRegistry) -> None:
+        self.shields = shields
+
+    async def RunShield(self, request: pb.RunShieldRequest, context: grpc.aio.ServicerContext) -> pb.RunShieldResponse:
+        shield = await self.shields.resolve(request.shield_id)
+        messages = parse_messages([json_format.MessageToDict(value) for value in request.messages])
+        with _deadline_of(context):
+            result = await run(self.shields, shield, messages, json_format.MessageToDict(request.params))
+        if result.violation is None:
+            return pb.RunShieldResponse()
+        violation = result.violation
+        return pb.RunShieldResponse(
+            violation=pb.SafetyViolation(
+                violation_level=violation.level, user_message=violation.user_message, metadata=_struct(violation.metadata)
+            )
+        )
+
+
+def _result_to_proto(result: ModerationResult) -> pb.ModerationResult:
+    message = pb.ModerationResult(
+        flagged=result.flagged,
+        categories=result.categories,
+        category_scores=result.category_scores,
+        user_message=result.user_message,
+        metadata=_struct(result.metadata),
+    )
+    for category, types in result.category_applied_input_types.items():
+        message.category_applied_input_types[category].extend(types)
+    return message
+
+
+class ModerationsServicer(pb_grpc.ModerationsServiceServicer):
+    def __init__(self, shields: ShieldRegistry) -> None:
+        self.shields = shields
+
+    async def CreateModeration(self, request: pb.CreateModerationRequest, context: grpc.aio.ServicerContext) -> pb.ModerationObject:
+        inputs = moderation_inputs(json_format.MessageToDict(request.input) if request.HasField("input") else None)
+        shields = await self.shields.for_moderation(request.model)
+        with _deadline_of(context):
+            # Every (input, shield) pair at once: shields are independent, and the slow ones
+            # (a guard model) should not queue behind each other.
+            runs = await asyncio.gather(
+                *(run(self.shields, shield, [Message("user", text)], {}) for text in inputs for shield in shields)
+            )
+        per_input = [
+            merge([(shield.identifier, runs[i * len(shields) + j]) for j, shield in enumerate(shields)]) for i in range(len(inputs))
+        ]
+        return pb.ModerationObject(
+            id=f"modr-{uuid.uuid4().hex}",
+            model=request.model or ",".join(shield.identifier for shield in shields),
+            results=[_result_to_proto(result) for result in per_input],
+        )
