@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 INSTALLED := $(VENV)/.installed
 DESCRIPTOR := build/stackmesh.binpb
-PACKAGES := protos/gen/python services/common services/inference gateway deploy/launcher
+PACKAGES := protos/gen/python services/common services/inference services/safety services/vector_io gateway deploy/launcher
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: up down status test install codegen lint-protos compose-validator bench clean
@@ -56,6 +56,8 @@ compose-validator:
 bench: install $(DESCRIPTOR)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
 	$(PY) bench/gateway_overhead.py
+	$(PY) bench/safety_shields.py
+	$(PY) bench/prompt_guard_eval.py
 
 clean:
 	rm -rf $(VENV) build .stackmesh

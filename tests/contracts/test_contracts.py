@@ -19,7 +19,7 @@ OPENAI_COMPATIBLE = [
     ("GET", "/v1/models"), ("GET", "/v1/models/{}"), ("POST", "/v1/models"), ("DELETE", "/v1/models/{}"),
     ("POST", "/v1/chat/completions"), ("GET", "/v1/chat/completions"), ("GET", "/v1/chat/completions/{}"),
     ("GET", "/v1/chat/completions/{}/messages"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
-    ("GET", "/v1/files"), ("GET", "/v1/files/{}"), ("DELETE", "/v1/files/{}"), ("GET", "/v1/files/{}/content"),
+    ("POST", "/v1/files"), ("GET", "/v1/files"), ("GET", "/v1/files/{}"), ("DELETE", "/v1/files/{}"), ("GET", "/v1/files/{}/content"),
     ("POST", "/v1/vector_stores"), ("GET", "/v1/vector_stores"), ("GET", "/v1/vector_stores/{}"),
     ("POST", "/v1/vector_stores/{}"), ("DELETE", "/v1/vector_stores/{}"), ("POST", "/v1/vector_stores/{}/files"),
     ("GET", "/v1/vector_stores/{}/files"), ("GET", "/v1/vector_stores/{}/files/{}"), ("POST", "/v1/vector_stores/{}/files/{}"),

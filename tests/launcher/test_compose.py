@@ -36,14 +36,14 @@ def resolved() -> dict[str, Any]:
 
 
 def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, Any]) -> None:
-    """postgres and nats gate inference, which gates the gateway, the only published port."""
+    """postgres and nats gate inference, which gates safety; both gate the gateway, the only published port."""
     services = resolved["services"]
-    assert set(services) == {"postgres", "nats", "inference", "gateway"}
-    assert services["inference"]["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "nats": {"condition": "service_healthy"},
-    }
-    assert services["gateway"]["depends_on"] == {"inference": {"condition": "service_healthy"}}
+    healthy = {"condition": "service_healthy"}
+    assert set(services) == {"postgres", "nats", "inference", "safety", "vector-io", "gateway"}
+    assert services["inference"]["depends_on"] == {"postgres": healthy, "nats": healthy}
+    assert services["safety"]["depends_on"] == {"postgres": healthy, "inference": healthy}
+    assert services["vector-io"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy}
+    assert services["gateway"]["depends_on"] == {"inference": healthy, "safety": healthy, "vector-io": healthy}
     assert [p for s in services.values() for p in s.get("ports", [])] == [{"published": 8321, "target": 8321}]
     assert all("healthcheck" in service for service in services.values())
 
@@ -81,6 +81,8 @@ def test_compose_distribution_serves_what_local_serves() -> None:
     assert compose.gateway.host == "0.0.0.0" and compose.gateway.port == 8321
     assert set(compose.services) == set(local.services)
     for name, service in compose.services.items():
-        assert (service.host, service.listen_host) == (name, "0.0.0.0")
+        # Compose service names are DNS host names: vector_io runs as vector-io.
+        assert (service.host, service.listen_host) == (name.replace("_", "-"), "0.0.0.0")
         assert service.providers == local.services[name].providers
         assert service.resources == local.services[name].resources
+        assert service.settings == local.services[name].settings
