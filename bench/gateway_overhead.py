@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from stackmesh.inference.v1 import inference_service_pb2 as pb  # noqa: E402
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc  # noqa: E402
-from stackmesh_inference.providers.llama_cpp import CATALOG, Config, _packaged_gguf  # noqa: E402
+from stackmesh_inference.providers.llama_cpp import Config  # noqa: E402
+from stackmesh_inference.providers.packaged import packaged_gguf  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -46,7 +47,7 @@ def in_process_server():
 
     config = Config()  # the same thread/slot settings as the default distribution
     params = xllamacpp.CommonParams()
-    params.model.path = str(_packaged_gguf(*CATALOG["smollm2-135m-instruct-q4_1"]))
+    params.model.path = str(packaged_gguf("smollm2-135m-instruct-q4_1"))
     params.n_parallel = config.parallel
     params.n_ctx = config.ctx_size
     params.cpuparams.n_threads = config.n_threads

@@ -2,30 +2,95 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import grpc
+import httpx
 import openai
 import pytest
+import yaml
 
 from stackmesh_launcher.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_DISTRIBUTION = REPO / "deploy" / "distributions" / "local.yaml"
+CONTRACT_PROVIDERS = REPO / "tests" / "distributions" / "contract.yaml"
+OPENAI_SERVER = REPO / "tests" / "support" / "openai_server.py"
 CHAT_MODEL = "SmolLM2-135M-Instruct"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
-def start_local_stack(state_dir: Path) -> LocalStack:
-    stack = LocalStack(LOCAL_DISTRIBUTION, state_dir=state_dir, free_ports=True)
+def start_local_stack(state_dir: Path, distribution: Path = LOCAL_DISTRIBUTION) -> LocalStack:
+    stack = LocalStack(distribution, state_dir=state_dir, free_ports=True)
     stack.start()
     return stack
 
 
+@dataclass
+class OpenAIServer:
+    """llama.cpp's OpenAI-compatible server in a child process."""
+
+    process: subprocess.Popen
+    url: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
+
+
+def start_openai_server(*args: str) -> OpenAIServer:
+    process = subprocess.Popen(
+        [sys.executable, str(OPENAI_SERVER), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    url = process.stdout.readline().strip()
+    if not url:
+        process.wait(10)
+        raise RuntimeError(f"{OPENAI_SERVER.name} exited with code {process.returncode} before listening")
+    server = OpenAIServer(process, url)
+    try:
+        httpx.get(f"{url.removesuffix('/v1')}/health", timeout=30).raise_for_status()
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def contract_distribution(directory: Path) -> Path:
+    """local.yaml plus the test-only providers and models of tests/distributions/contract.yaml."""
+    data = yaml.safe_load(LOCAL_DISTRIBUTION.read_text())
+    extra = yaml.safe_load(CONTRACT_PROVIDERS.read_text())
+    inference = data["services"]["inference"]
+    inference["providers"] += extra["providers"]
+    inference["resources"]["models"] += extra["models"]
+    path = directory / "contract.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = start_local_stack(tmp_path_factory.mktemp("stack"))
+def openai_server() -> Iterator[OpenAIServer]:
+    server = start_openai_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, openai_server: OpenAIServer) -> Iterator[LocalStack]:
+    # The contract distribution's remote providers read the stand-in's address from here.
+    os.environ["STACKMESH_TEST_OPENAI_URL"] = openai_server.url
+    stack = start_local_stack(tmp_path_factory.mktemp("stack"), contract_distribution(tmp_path_factory.mktemp("distribution")))
     yield stack
     stack.stop()
 

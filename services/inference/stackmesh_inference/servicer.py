@@ -15,12 +15,10 @@ from stackmesh.inference.v1 import model_pb2
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from stackmesh_common.sse import sse_stream
 from stackmesh_inference.convert import dict_to_message, message_to_json, request_to_dict
+from stackmesh_inference.generation import chat_generation, complete_chat, complete_text, completion_generation, stream_chat, stream_text
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
 from stackmesh_inference.store import CompletionStore, page_limit, sort_order
 from stackmesh_inference.validation import embedding_inputs, validate_chat, validate_completion
-
-# Fields of ours that providers do not take.
-_GATEWAY_ONLY = ("model", "stream", "store", "metadata", "user")
 
 
 def model_to_proto(model: RegisteredModel) -> model_pb2.Model:
@@ -67,10 +65,6 @@ class ModelsServicer(pb_grpc.ModelsServiceServicer):
         return pb.DeleteModelResponse(id=model.id, object="model", deleted=True)
 
 
-def _provider_request(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in _GATEWAY_ONLY}
-
-
 def _reject_stream_flag(body: dict[str, Any], streaming_rpc: str) -> None:
     """A unary call carrying `stream: true` means the stream request was not routed as one:
     the gateway streams only for a JSON boolean `true` (its transcoder is laxer, e.g. "yes")."""
@@ -79,10 +73,6 @@ def _reject_stream_flag(body: dict[str, Any], streaming_rpc: str) -> None:
             f"`stream` must be the JSON boolean true to stream over server-sent events (gRPC callers: use {streaming_rpc})",
             param="stream",
         )
-
-
-def _wants_usage(body: dict[str, Any]) -> bool:
-    return bool((body.get("stream_options") or {}).get("include_usage"))
 
 
 class InferenceServicer(pb_grpc.InferenceServiceServicer):
@@ -107,37 +97,16 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     async def CreateChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> pb.ChatCompletion:
         body, model = await self._prepare_chat(request)
         _reject_stream_flag(body, "StreamChatCompletion")
-        provider = self.models.provider(model)
-        payload = _provider_request(body)
-        n = payload.pop("n", 1)
-        # llama.cpp decodes one choice per request; n choices run on parallel slots.
-        results = await asyncio.gather(
-            *(provider.chat_completion(model.provider_resource_id, payload) for _ in range(n))
-        )
-        merged = results[0]
-        merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
-        if n > 1:
-            merged["usage"] = {
-                key: sum(r.get("usage", {}).get(key, 0) for r in results) for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-            }
-        merged["model"] = model.id
-        completion = dict_to_message(merged, pb.ChatCompletion)
+        generation = chat_generation(body, model, self.models.provider(model), stream=False)
+        completion = dict_to_message(await complete_chat(generation), pb.ChatCompletion)
         if body.get("store", True):
             self.store.save(message_to_json(completion), body["messages"], body.get("metadata", {}))
         return completion
 
     async def _chat_chunks(self, request: pb.CreateChatCompletionRequest) -> AsyncIterator[pb.ChatCompletionChunk]:
         body, model = await self._prepare_chat(request)
-        if body.get("n", 1) != 1:
-            raise InvalidArgument("streaming supports `n: 1` only", param="n")
-        include_usage = _wants_usage(body)
-        stream = self._until_draining(
-            self.models.provider(model).stream_chat_completion(model.provider_resource_id, _provider_request(body))
-        )
-        async for chunk in stream:
-            chunk["model"] = model.id
-            if not include_usage:
-                chunk.pop("usage", None)
+        generation = chat_generation(body, model, self.models.provider(model), stream=True)
+        async for chunk in self._until_draining(stream_chat(generation)):
             yield dict_to_message(chunk, pb.ChatCompletionChunk)
 
     def StreamChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> AsyncIterator[pb.ChatCompletionChunk]:
@@ -207,34 +176,13 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     async def CreateCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> pb.Completion:
         body, model = await self._prepare_completion(request)
         _reject_stream_flag(body, "StreamCompletion")
-        provider = self.models.provider(model)
-        payload = _provider_request(body)
-        prompts = payload.pop("prompt")
-        prompts = [prompts] if isinstance(prompts, str) else prompts
-        n = payload.pop("n", 1)
-        results = await asyncio.gather(
-            *(provider.completion(model.provider_resource_id, {**payload, "prompt": p}) for p in prompts for _ in range(n))
-        )
-        merged = results[0]
-        merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
-        merged["usage"] = {
-            key: sum(r.get("usage", {}).get(key, 0) for r in results) for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-        }
-        merged["model"] = model.id
-        return dict_to_message(merged, pb.Completion)
+        generation = completion_generation(body, model, self.models.provider(model), stream=False)
+        return dict_to_message(await complete_text(generation), pb.Completion)
 
     async def _completion_chunks(self, request: pb.CreateCompletionRequest) -> AsyncIterator[pb.Completion]:
         body, model = await self._prepare_completion(request)
-        if body.get("n", 1) != 1 or not isinstance(body["prompt"], str):
-            raise InvalidArgument("streaming supports one string `prompt` and `n: 1`", param="prompt")
-        include_usage = _wants_usage(body)
-        stream = self._until_draining(
-            self.models.provider(model).stream_completion(model.provider_resource_id, _provider_request(body))
-        )
-        async for chunk in stream:
-            chunk["model"] = model.id
-            if not include_usage:
-                chunk.pop("usage", None)
+        generation = completion_generation(body, model, self.models.provider(model), stream=True)
+        async for chunk in self._until_draining(stream_text(generation)):
             yield dict_to_message(chunk, pb.Completion)
 
     def StreamCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> AsyncIterator[pb.Completion]:

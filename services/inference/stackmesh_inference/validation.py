@@ -6,12 +6,19 @@ cover what a schema-less `google.protobuf.Value` field or a range allows through
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import jsonschema
 
 from stackmesh_common.errors import InvalidArgument
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+TOOL_CHOICES = ("none", "auto", "required")
+GUIDED = ("guided_json", "guided_regex", "guided_choice")
+# OpenAI's rule for function names.
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 def _range(body: dict[str, Any], name: str, low: float, high: float) -> None:
@@ -52,17 +59,97 @@ def _message(index: int, message: Any) -> None:
         raise InvalidArgument(f"`{where}.tool_call_id` is required for tool messages", param=f"{where}.tool_call_id")
 
 
-def _tools(body: dict[str, Any]) -> None:
+def json_schema(schema: Any, param: str) -> None:
+    """A schema the grammar compilers can rely on: an object that is a valid JSON Schema."""
+    if not isinstance(schema, dict):
+        raise InvalidArgument(f"`{param}` must be a JSON Schema object", param=param)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(part) for part in exc.path)
+        raise InvalidArgument(
+            f"`{param}` is not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else ""), param=param
+        ) from None
+
+
+def _tools(body: dict[str, Any]) -> list[str]:
+    names: list[str] = []
     for index, tool in enumerate(body.get("tools") or []):
         where = f"tools[{index}]"
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
             raise InvalidArgument(f'`{where}` must be {{"type": "function", "function": {{...}}}}', param=where)
-        if not isinstance(function.get("name"), str) or not function["name"]:
-            raise InvalidArgument(f"`{where}.function.name` is required", param=f"{where}.function.name")
-        parameters = function.get("parameters")
-        if parameters is not None and not isinstance(parameters, dict):
-            raise InvalidArgument(f"`{where}.function.parameters` must be a JSON Schema object", param=f"{where}.function.parameters")
+        name = function.get("name")
+        if not isinstance(name, str) or not FUNCTION_NAME.match(name):
+            raise InvalidArgument(
+                f"`{where}.function.name` is required: 1-64 letters, digits, underscores or dashes", param=f"{where}.function.name"
+            )
+        if name in names:
+            raise InvalidArgument(f"`{where}.function.name` repeats the tool name {name!r}", param=f"{where}.function.name")
+        names.append(name)
+        if function.get("parameters") is not None:
+            json_schema(function["parameters"], f"{where}.function.parameters")
+    return names
+
+
+def _tool_choice(body: dict[str, Any], names: list[str]) -> None:
+    choice = body.get("tool_choice")
+    if choice is None or choice in TOOL_CHOICES:
+        if choice == "required" and not names:
+            raise InvalidArgument("`tool_choice` is `required` but the request has no `tools`", param="tool_choice")
+        return
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict) or choice.get("type") != "function" or not isinstance(function, dict):
+        raise InvalidArgument(
+            '`tool_choice` must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}', param="tool_choice"
+        )
+    if function.get("name") not in names:
+        raise InvalidArgument(
+            f"`tool_choice.function.name` {function.get('name')!r} is not one of the request's tools: {', '.join(names) or 'none'}",
+            param="tool_choice",
+        )
+
+
+def _response_format(body: dict[str, Any]) -> str | None:
+    response_format = body.get("response_format")
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind not in RESPONSE_FORMATS:
+        raise InvalidArgument(f"`response_format.type` must be one of {', '.join(RESPONSE_FORMATS)}", param="response_format")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict):
+            raise InvalidArgument("`response_format.json_schema` is required for type json_schema", param="response_format")
+        if spec.get("schema") is not None:
+            json_schema(spec["schema"], "response_format.json_schema.schema")
+    return kind
+
+
+def _extras(body: dict[str, Any], constrained_by: str | None) -> None:
+    """vLLM's extra sampling and guided-decoding fields."""
+    if body.get("top_k") is not None and body["top_k"] < -1:
+        raise InvalidArgument(f"`top_k` must be -1 (off) or more, got {body['top_k']}", param="top_k")
+    _range(body, "min_p", 0, 1)
+    penalty = body.get("repetition_penalty")
+    if penalty is not None and not 0 < penalty <= 2:
+        raise InvalidArgument(f"`repetition_penalty` must be above 0 and at most 2, got {penalty:g}", param="repetition_penalty")
+    guided = [name for name in GUIDED if body.get(name) not in (None, "", [])]
+    if len(guided) > 1:
+        raise InvalidArgument(f"give at most one of {', '.join(GUIDED)}, got {', '.join(guided)}", param=guided[1])
+    if not guided:
+        return
+    if constrained_by:
+        raise InvalidArgument(f"`{guided[0]}` cannot be combined with `{constrained_by}`", param=guided[0])
+    if "guided_json" in guided:
+        json_schema(body["guided_json"], "guided_json")
+    if "guided_regex" in guided:
+        try:
+            re.compile(body["guided_regex"])
+        except re.error as exc:
+            raise InvalidArgument(f"`guided_regex` is not a valid regular expression: {exc}", param="guided_regex") from None
+    if "guided_choice" in guided and not all(body["guided_choice"]):
+        raise InvalidArgument("`guided_choice` entries must be non-empty strings", param="guided_choice")
 
 
 def _sampling(body: dict[str, Any], max_n: int) -> None:
@@ -94,14 +181,11 @@ def validate_chat(body: dict[str, Any], max_n: int = 8) -> None:
     _range(body, "top_logprobs", 0, 20)
     if body.get("top_logprobs") is not None and not body.get("logprobs"):
         raise InvalidArgument("`top_logprobs` needs `logprobs: true`", param="top_logprobs")
-    _tools(body)
-    response_format = body.get("response_format")
-    if response_format is not None:
-        kind = response_format.get("type") if isinstance(response_format, dict) else None
-        if kind not in RESPONSE_FORMATS:
-            raise InvalidArgument(f"`response_format.type` must be one of {', '.join(RESPONSE_FORMATS)}", param="response_format")
-        if kind == "json_schema" and not isinstance(response_format.get("json_schema"), dict):
-            raise InvalidArgument("`response_format.json_schema` is required for type json_schema", param="response_format")
+    names = _tools(body)
+    _tool_choice(body, names)
+    kind = _response_format(body)
+    tools_active = bool(names) and body.get("tool_choice") != "none"
+    _extras(body, "tools" if tools_active else "response_format" if kind in ("json_object", "json_schema") else None)
 
 
 def validate_completion(body: dict[str, Any], max_n: int = 8) -> None:
@@ -115,6 +199,7 @@ def validate_completion(body: dict[str, Any], max_n: int = 8) -> None:
         raise InvalidArgument("`prompt` is required: a string or a list of strings", param="prompt")
     _sampling(body, max_n)
     _range(body, "logprobs", 0, 5)
+    _extras(body, None)
 
 
 def embedding_inputs(body: dict[str, Any]) -> list[str]:

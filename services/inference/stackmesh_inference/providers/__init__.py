@@ -13,6 +13,21 @@ BUILTIN = [
         module="stackmesh_inference.providers.sentence_transformers",
         description="Embedding models on sentence-transformers (torch), in process.",
     ),
+    ProviderSpec(
+        provider_type="inline::transformers",
+        module="stackmesh_inference.providers.transformers",
+        description="Hugging Face model directories (and GGUF files) on transformers (torch), in process.",
+    ),
+    ProviderSpec(
+        provider_type="remote::vllm",
+        module="stackmesh_inference.providers.vllm",
+        description="A vLLM server's OpenAI-compatible API, with vLLM's sampling and guided-decoding extras.",
+    ),
+    ProviderSpec(
+        provider_type="remote::openai",
+        module="stackmesh_inference.providers.openai",
+        description="OpenAI's API, or any server that speaks exactly it.",
+    ),
 ]
 
 

