@@ -129,10 +129,23 @@ def test_run_params_override_shield_params(stack):
     assert response.json()["violation"]["violation_level"] == "info"
 
 
-def test_llama_guard_on_a_model_that_is_no_guard_is_an_error_not_a_pass(stack):
-    """SmolLM2 stands in for Llama Guard: greedy decoding makes its answer reproducible, and
-    its answer is no verdict, so the shield fails loudly instead of reporting "safe"."""
+def test_llama_guard_gives_reproducible_well_formed_verdicts(stack):
+    """The local distribution constrains its stand-in guard (SmolLM2) to the verdict grammar:
+    the full prompt -> inference -> parse path yields a verdict, the same one every time."""
     answers = [run_shield(stack, "llama-guard", user("How do I bake bread?")) for _ in range(2)]
+    for response in answers:
+        assert response.status_code == 200, response.text
+        violation = response.json().get("violation")
+        if violation:
+            assert violation["violation_level"] == "error"
+            assert all(code in violation["metadata"]["categories"] for code in violation["metadata"]["violation_type"].split(","))
+    assert answers[0].json() == answers[1].json()
+
+
+def test_llama_guard_on_a_model_that_is_no_guard_is_an_error_not_a_pass(stack):
+    """Unconstrained, SmolLM2's answer is no verdict, so the shield fails loudly instead of
+    reporting "safe"."""
+    answers = [run_shield(stack, "llama-guard", user("How do I bake bread?"), params={"constrain_verdict": False}) for _ in range(2)]
     for response in answers:
         assert response.status_code == 500, response.text
         error = error_of(response)

@@ -65,9 +65,21 @@ class InferenceClient:
         metadata = ((REQUEST_ID_HEADER, rid),) if (rid := request_id.get()) else None
         return {"timeout": timeout_s, "metadata": metadata}
 
-    async def chat(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int, seed: int, timeout_s: float) -> str:
-        """Greedy decoding (temperature 0, fixed seed): a guard's verdict must be reproducible."""
-        request = pb.CreateChatCompletionRequest(model=model, max_tokens=max_tokens, temperature=0, seed=seed, store=False)
+    async def chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        seed: int,
+        timeout_s: float,
+        guided_regex: str | None = None,
+    ) -> str:
+        """Greedy decoding (temperature 0, fixed seed): a guard's verdict must be reproducible.
+        `guided_regex` constrains the reply to a pattern (grammar-constrained decoding)."""
+        request = pb.CreateChatCompletionRequest(
+            model=model, max_tokens=max_tokens, temperature=0, seed=seed, store=False, guided_regex=guided_regex
+        )
         for message in messages:
             request.messages.add().struct_value.update(message)
         try:

@@ -9,6 +9,8 @@ import jsonschema
 import openai
 import pytest
 
+from tests.contracts.inference.conftest import SERVED
+
 CITY = {
     "type": "object",
     "properties": {"city": {"type": "string", "maxLength": 20}, "population": {"type": "integer", "minimum": 0, "maximum": 10**9}},
@@ -73,19 +75,23 @@ GUIDED = [
 ]
 
 
+# remote::vllm is left out here rather than skipped: the llama.cpp stand-in server does not
+# speak vLLM's structured_outputs, so its translation is pinned by
+# tests/unit/test_remote_dialects.py, and enforcement needs a real vLLM (GPU) server.
+GUIDED_PROVIDERS = [served for served in SERVED if served.provider_id != "vllm"]
+
+
+@pytest.mark.parametrize("target", GUIDED_PROVIDERS, ids=lambda served: served.provider_id)
 @pytest.mark.parametrize("extra, check", GUIDED, ids=["choice", "regex", "json"])
-def test_vllm_guided_decoding_fields(client, served, extra, check):
-    """vLLM's guided_* extras are enforced in process; the OpenAI API has no such fields.
-    (The llama.cpp stand-in does not speak vLLM's structured_outputs, so remote::vllm's
-    translation is pinned by tests/unit/test_remote_dialects.py instead.)"""
+def test_vllm_guided_decoding_fields(client, target, extra, check):
+    """vLLM's guided_* extras are enforced in process; the OpenAI API has no such fields."""
+    served = target
     messages = [{"role": "user", "content": "Is this review positive? 'Great food!' Also give a phone number."}]
     if served.provider_id == "openai":
         with pytest.raises(openai.BadRequestError) as caught:
             client.chat.completions.create(model=served.model, messages=messages, max_tokens=32, extra_body=extra)
         assert caught.value.param == next(iter(extra))
         return
-    if served.provider_id == "vllm":
-        pytest.skip("needs a real vLLM server")
     completion = client.chat.completions.create(model=served.model, messages=messages, max_tokens=64, temperature=0, extra_body=extra)
     assert check(completion.choices[0].message.content), completion.choices[0].message.content
 

@@ -93,6 +93,10 @@ def build_prompt(turns: list[tuple[str, str]], excluded: Sequence[str] = ()) -> 
     )
 
 
+# The verdict grammar: `safe`, or `unsafe` and a line of category codes.
+VERDICT_REGEX = r"safe|unsafe\nS(1[0-4]|[1-9])(,S(1[0-4]|[1-9]))*"
+
+
 def parse_verdict(output: str) -> Verdict:
     """`safe`, or `unsafe` then a line of comma-separated codes; anything else raises
     GuardOutputError, so a guard that misbehaves never reads as a pass."""

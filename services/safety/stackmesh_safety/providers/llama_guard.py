@@ -3,7 +3,8 @@
 A shield's `provider_shield_id` names the inference model. Deployments register a Llama
 Guard model there (e.g. Llama-Guard-3-1B on vLLM or as a GGUF on llama.cpp); the default
 local distribution points the shield at SmolLM2, which exercises the whole path but is no
-guard: its answers are often not Llama Guard verdicts, which the shield reports as errors.
+guard: unconstrained, its answers are not Llama Guard verdicts (reported as errors), so the
+local distribution sets `constrain_verdict` to force the verdict grammar.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class Config(BaseModel):
     max_tokens: int = Field(default=32, ge=8)
     # Deadline of one guard-model call.
     timeout_s: float = Field(default=60.0, gt=0)
+    # Constrain the guard model's reply to the verdict grammar. Real Llama Guard models answer
+    # in it on their own; a stand-in model (SmolLM2 in the local distribution) needs this to
+    # give verdicts at all. Its verdicts are then well-formed, not meaningful.
+    constrain_verdict: bool = False
     # Shown to the end user in place of content the guard blocked.
     user_message: str = "I can't help with that: it was flagged as unsafe ({categories})."
 
@@ -35,6 +40,8 @@ class ShieldParams(BaseModel):
 
     # Codes left out of the policy, e.g. ["S6", "S8"].
     excluded_categories: list[str] = Field(default_factory=list)
+    # Overrides the provider's constrain_verdict for this shield or run.
+    constrain_verdict: bool | None = None
 
     @field_validator("excluded_categories")
     @classmethod
@@ -76,6 +83,7 @@ class LlamaGuardProvider:
             max_tokens=self.config.max_tokens,
             seed=self.config.seed,
             timeout_s=self.config.timeout_s,
+            guided_regex=lg.VERDICT_REGEX if _pick(options.constrain_verdict, self.config.constrain_verdict) else None,
         )
         try:
             verdict = lg.parse_verdict(output)
@@ -109,3 +117,7 @@ class LlamaGuardProvider:
 
 async def create(config: Config, context: Any) -> LlamaGuardProvider:
     return LlamaGuardProvider(config, context.require_inference("inline::llama-guard"))
+
+
+def _pick(override: bool | None, default: bool) -> bool:
+    return default if override is None else override
