@@ -13,11 +13,12 @@ from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh.inference.v1 import model_pb2
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from stackmesh_common.paging import page_limit, sort_order
 from stackmesh_common.sse import sse_stream
 from stackmesh_inference.convert import dict_to_message, message_to_json, request_to_dict
 from stackmesh_inference.generation import chat_generation, complete_chat, complete_text, completion_generation, stream_chat, stream_text
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
-from stackmesh_inference.store import CompletionStore, page_limit, sort_order
+from stackmesh_inference.store import CompletionStore
 from stackmesh_inference.validation import embedding_inputs, validate_chat, validate_completion
 
 

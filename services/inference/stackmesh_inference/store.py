@@ -10,29 +10,14 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
+from stackmesh_common.paging import page_limit, sort_order
 
 log = logging.getLogger("stackmesh.inference.store")
 
-MAX_PAGE = 100
 # The writer waits this long to gather a batch: one insert per batch keeps the store's CPU
 # cost off the requests that follow, at the price of this much delay before a completion is listed.
 LINGER_S = 0.2
 MAX_BATCH = 100
-
-
-def page_limit(limit: int | None) -> int:
-    if limit is None:
-        return 20
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidArgument(f"`limit` must be between 1 and {MAX_PAGE}, got {limit}", param="limit")
-    return limit
-
-
-def sort_order(order: str, default: str) -> str:
-    order = order or default
-    if order not in ("asc", "desc"):
-        raise InvalidArgument(f"`order` must be `asc` or `desc`, got {order!r}", param="order")
-    return order
 
 
 class CompletionStore:

@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_vector_io.objects import ObjectStore
-from stackmesh_vector_io.paging import Page, page_limit, sort_order
+from stackmesh_common.paging import Page, page_limit, sort_order
 
 log = logging.getLogger("stackmesh.vector_io.files")
 

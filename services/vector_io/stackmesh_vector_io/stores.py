@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
-from stackmesh_vector_io.paging import Page, page_limit, sort_order
+from stackmesh_common.paging import Page, page_limit, sort_order
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
 DAY_S = 24 * 3600
