@@ -23,6 +23,8 @@ UPLOAD_REFUSED_HEADER = "x-stackmesh-upload-refused"
 _LUA_MAGIC = set("^$()%.[]*+-?")
 # Streams may run long; they end on their own or after this much silence.
 STREAM_IDLE_TIMEOUT_S = 120
+# A crashed service is restarted within about a second (deploy/launcher's supervisor).
+UNAVAILABLE_RETRY_AFTER_S = 1
 
 
 def _family(service: GrpcService, config: StackConfig) -> str:
@@ -48,6 +50,19 @@ def _status_filter(status: int) -> dict[str, Any]:
 
 def _local_reply_mapper(status: int, message: str, error_type: str, code: str) -> dict[str, Any]:
     return {"filter": _status_filter(status), "body_format_override": _json_error(message, error_type, code)}
+
+
+def _unavailable_mapper() -> dict[str, Any]:
+    """Envoy's 503 when a service does not answer (down, or being restarted by its supervisor):
+    a message that says what to do, and Retry-After, which clients like the openai SDK honour."""
+    message = (
+        "The %UPSTREAM_CLUSTER% service is unavailable (down or restarting); retry in a few seconds. "
+        "Gateway detail: %LOCAL_REPLY_BODY%"
+    )
+    return {
+        **_local_reply_mapper(503, message, "api_error", "service_unavailable"),
+        "headers_to_add": [{"header": {"key": "retry-after", "value": str(UNAVAILABLE_RETRY_AFTER_S)}}],
+    }
 
 
 def _upload_refused_mapper() -> dict[str, Any]:
@@ -203,7 +218,7 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
                 _local_reply_mapper(404, "Unknown route %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "invalid_request_error", "not_found"),
                 _local_reply_mapper(413, f"Request body is larger than the {gateway.max_request_bytes} byte limit", "invalid_request_error", "request_too_large"),
                 _local_reply_mapper(501, "%LOCAL_REPLY_BODY%", "invalid_request_error", "not_implemented"),
-                _local_reply_mapper(503, "The %UPSTREAM_CLUSTER% service is unavailable: %LOCAL_REPLY_BODY%", "api_error", "service_unavailable"),
+                _unavailable_mapper(),
                 _local_reply_mapper(504, "The request timed out: %LOCAL_REPLY_BODY%", "timeout_error", "timeout"),
             ],
             "body_format": _json_error("%LOCAL_REPLY_BODY%", "api_error", "http_%RESPONSE_CODE%"),

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from stackmesh_common.config import load_config
 
@@ -46,6 +50,37 @@ def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, An
     assert services["gateway"]["depends_on"] == {"inference": healthy, "safety": healthy, "vector-io": healthy}
     assert [p for s in services.values() for p in s.get("ports", [])] == [{"published": 8321, "target": 8321}]
     assert all("healthcheck" in service for service in services.values())
+
+
+def test_every_container_restarts_and_has_a_healthcheck(resolved: dict[str, Any]) -> None:
+    """A crashed container comes back (docker's restart policy); `docker compose stop` keeps it down."""
+    for name, service in resolved["services"].items():
+        assert service.get("restart") == "unless-stopped", name
+        assert service["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}, name
+
+
+def test_service_healthchecks_ask_grpc_health_on_the_service_port(resolved: dict[str, Any]) -> None:
+    """Each gRPC service's probe targets the port its distribution gives it, and, run here against
+    a gRPC health server on that port's stand-in, passes while SERVING and fails after."""
+    compose = load_config(DEPLOY / "distributions" / "compose.yaml", env={})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    status = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(status, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        for name, distributed in compose.services.items():
+            command = resolved["services"][name.replace("_", "-")]["healthcheck"]["test"]
+            assert command[:3] == ["CMD", "python", "-c"], command
+            target = f"127.0.0.1:{distributed.port}"
+            assert target in command[3], f"{name}'s healthcheck does not probe {target}"
+            probe = [sys.executable, "-c", command[3].replace(target, f"127.0.0.1:{port}")]
+            status.set("", health_pb2.HealthCheckResponse.SERVING)
+            assert subprocess.run(probe, check=False, timeout=30).returncode == 0, name
+            status.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+            assert subprocess.run(probe, check=False, capture_output=True, timeout=30).returncode == 1, name
+    finally:
+        server.stop(grace=None)
 
 
 def test_compose_files_it_refers_to_exist(resolved: dict[str, Any]) -> None:

@@ -6,114 +6,24 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import nats
 import psutil
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from stackmesh_common.config import load_config
 from stackmesh_launcher import state
-from stackmesh_launcher.stack import LocalStack, StackStartError
-
-REPO = Path(__file__).resolve().parents[2]
-STACKMESH = Path(sys.executable).with_name("stackmesh")
-
-# A service with no API of its own, served by the shared bootstrap: health and reflection only.
-ECHO_SERVICE = """
-import asyncio
-
-from stackmesh_common.server import main
-
-
-class App:
-    servicers = []
-
-    def __init__(self):
-        self.draining = asyncio.Event()
-
-    async def close(self):
-        pass
-
-
-async def build(config):
-    return App()
-
-
-main("echo", build)
-"""
-
-# A service that dies while loading, the way a missing model file would make it.
-CRASH_SERVICE = """
-import sys
-
-print("loading model weights from /nowhere/model.gguf", flush=True)
-sys.exit("crash: model file not found: /nowhere/model.gguf")
-"""
-
-
-def write_distribution(directory: Path, services: str = "{}", extra: str = "") -> Path:
-    path = directory / "distribution.yaml"
-    path.write_text(f"name: t\nservices: {services}\n{extra}")
-    return path
-
-
-def serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running; a zombie nobody has reaped yet counts as gone."""
-    alive = []
-    for proc in processes:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
-def wait_gone(processes: list[psutil.Process], timeout_s: float = 15.0) -> list[psutil.Process]:
-    deadline = time.monotonic() + timeout_s
-    while running(processes) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return running(processes)
-
-
-def descendants(besides: Sequence[psutil.Process] = ()) -> list[psutil.Process]:
-    """This process's live descendants, except `besides` (another stack's, started by a fixture)."""
-    return [proc for proc in running(psutil.Process().children(recursive=True)) if proc not in besides]
-
-
-@pytest.fixture()
-def fake_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Installs `stackmesh_echo` and `stackmesh_crash`, for the launcher's check and for its children."""
-    root = tmp_path / "packages"
-    for name, code in (("echo", ECHO_SERVICE), ("crash", CRASH_SERVICE)):
-        package = root / f"stackmesh_{name}"
-        package.mkdir(parents=True)
-        (package / "__init__.py").write_text("")
-        (package / "__main__.py").write_text(code)
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-    return root
+from stackmesh_launcher.stack import LocalStack, RestartPolicy, StackStartError
+from tests.launcher.helpers import REPO, STACKMESH, descendants, running, serving, wait_gone, write_distribution
 
 
 @pytest.fixture(scope="module")
@@ -202,15 +112,18 @@ def test_a_taken_port_is_reported_before_anything_starts(tmp_path: Path) -> None
 def test_a_service_is_ready_when_grpc_health_says_serving(
     tmp_path: Path, fake_services: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With free ports, the service binds the port the launcher chose even if the env names another."""
+    """With free ports, the service binds the port the launcher chose even if the env names another.
+    Stopped on purpose, it stays down (the supervisor restarts only crashes)."""
     monkeypatch.setenv("STACKMESH_SERVICES__ECHO__PORT", "1")
     distribution = write_distribution(tmp_path, services="{echo: {port: 50051}}")
-    with LocalStack(distribution, tmp_path / "state", gateway=False) as stack:
+    quick_restarts = RestartPolicy(first_backoff_s=0.05)
+    with LocalStack(distribution, tmp_path / "state", gateway=False, restart_policy=quick_restarts) as stack:
         address = stack.service_address("echo")
         assert address.startswith("127.0.0.1:") and address != "127.0.0.1:1"
         assert serving(address)
 
-        stack.stop_component("echo", signal.SIGKILL)
+        stack.stop_component("echo")
+        time.sleep(1.0)  # time enough for a restart, were it one
         assert not serving(address)
         shown = subprocess.run(
             [STACKMESH, "status", "--state-dir", stack.state_dir], check=False, capture_output=True, text=True

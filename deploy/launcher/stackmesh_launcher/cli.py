@@ -12,10 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from pydantic import ValidationError
+
 from stackmesh_common.config import ConfigError, load_config
 from stackmesh_launcher import state
 from stackmesh_launcher.errors import StackStartError
-from stackmesh_launcher.stack import LocalStack
+from stackmesh_launcher.stack import LocalStack, RestartPolicy
 
 DEFAULT_CONFIG = Path("deploy/distributions/local.yaml")
 SUPERVISOR_LOG = "stackmesh.log"
@@ -38,9 +40,13 @@ def _ready_line(url: str | None) -> str:
 
 
 def up(args: argparse.Namespace) -> int:
+    # First, so that invalid limits fail here, not in a detached supervisor.
+    policy = RestartPolicy(max_crashes=args.max_crashes, crash_window_s=args.crash_window)
     if args.detach:
         return _up_detached(args)
-    stack = LocalStack(args.config, args.state_dir, free_ports=False, gateway=not args.no_gateway, out=sys.stdout)
+    stack = LocalStack(
+        args.config, args.state_dir, free_ports=False, gateway=not args.no_gateway, out=sys.stdout, restart_policy=policy
+    )
     print(f"stackmesh: starting {stack.config.name!r}, state in {stack.state_dir}", flush=True)
     # SIGTERM (stackmesh down) and a closed terminal stop the stack like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -49,6 +55,7 @@ def up(args: argparse.Namespace) -> int:
         stack.start()
         print(_ready_line(stack.gateway_url if not args.no_gateway else None) + "; Ctrl-C stops it", flush=True)
         print(f"stackmesh: {stack.watch()}", file=sys.stderr, flush=True)
+        print("stackmesh: stopping the stack", flush=True)
         code = 1
     except KeyboardInterrupt:
         print("stackmesh: stopping", flush=True)
@@ -67,6 +74,7 @@ def _up_detached(args: argparse.Namespace) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "stackmesh_launcher", "up", "--config", str(Path(args.config).resolve())]
     argv += ["--state-dir", str(state_dir), *(["--no-gateway"] if args.no_gateway else [])]
+    argv += ["--max-crashes", str(args.max_crashes), "--crash-window", str(args.crash_window)]
     with open(log_path, "wb") as log:
         # Its own session: the supervisor outlives this command and the terminal it ran in.
         supervisor = subprocess.Popen(
@@ -120,9 +128,10 @@ def status(args: argparse.Namespace) -> int:
         alive = component.process.alive()
         ok = alive and component.probe.ok()
         healthy = healthy and ok
+        restarts = f"  restarted {component.restarts}x" if component.restarts else ""
         print(
             f"  {component.name:<14}{'running' if alive else 'stopped':<9}pid {component.process.pid:<9}"
-            f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}"
+            f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}{restarts}"
         )
     return 0 if healthy else 1
 
@@ -162,6 +171,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--detach", action="store_true", help="run the supervisor in the background")
     start.add_argument("--no-gateway", action="store_true", help="start everything but the gateway")
+    defaults = RestartPolicy()
+    start.add_argument(
+        "--max-crashes",
+        type=int,
+        default=defaults.max_crashes,
+        metavar="N",
+        help="a crashed component restarts with backoff; this many crashes of one within --crash-window "
+        f"stop the stack (default {defaults.max_crashes}; 1 stops it at the first crash)",
+    )
+    start.add_argument(
+        "--crash-window",
+        type=float,
+        default=defaults.crash_window_s,
+        metavar="SECONDS",
+        help=f"see --max-crashes (default {defaults.crash_window_s:g})",
+    )
     start.set_defaults(run=up)
 
     for name, run, text in (
@@ -181,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ConfigError, StackStartError) as exc:
+    # ValidationError: a --max-crashes or --crash-window that is not positive.
+    except (ConfigError, StackStartError, ValidationError) as exc:
         print(f"stackmesh: {exc}", file=sys.stderr)
         return 1

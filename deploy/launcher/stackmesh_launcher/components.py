@@ -44,6 +44,8 @@ class Component(ABC):
         self.log_path = state_dir / "logs" / f"{name}.log"
         self.data_dir = state_dir / "data" / name
         self.process: subprocess.Popen[bytes] | None = None
+        # How many times the supervisor started it again after a crash.
+        self.restarts = 0
 
     @property
     @abstractmethod
@@ -66,17 +68,28 @@ class Component(ABC):
         """Raises StackStartError when something it needs is missing, before any process starts."""
 
     def prepare(self) -> None:
-        """One-time set-up before the process starts (directories, initdb)."""
+        """Set-up before each start of the process (directories, initdb); must be idempotent."""
 
     def after_ready(self) -> None:
-        """Work that needs the running process (creating a database)."""
+        """Work that needs the running process (creating a database), after each start; idempotent."""
 
     def run_as(self) -> pwd.struct_passwd | None:
         return None
 
     def start(self, env: dict[str, str]) -> None:
+        """Starts it for the first time, with an empty log."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_bytes(b"")
+        self._spawn(env)
+
+    def restart(self, env: dict[str, str]) -> None:
+        """Starts it again after a crash: the log keeps the crashed run's last lines, then a marker."""
+        self.restarts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- stackmesh: restart {self.restarts} ---\n".encode())
+        self._spawn(env)
+
+    def _spawn(self, env: dict[str, str]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         self.process = process.spawn(

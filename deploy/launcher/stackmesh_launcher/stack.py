@@ -1,4 +1,4 @@
-"""LocalStack: plans a distribution's processes, starts them in order, watches and stops them."""
+"""LocalStack: plans a distribution's processes, starts them in order, restarts crashed ones, stops them."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from stackmesh_launcher import state
 from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.ports import connect_host, find_conflicts, pick_free_port
+from stackmesh_launcher.supervisor import RestartPolicy, Supervisor
 
-__all__ = ["LocalStack", "StackStartError"]
+__all__ = ["LocalStack", "RestartPolicy", "StackStartError"]
 
 CONFIG_FILE_NAME = "stack.yaml"
 
@@ -44,6 +45,12 @@ class LocalStack:
     configured ports are used and a taken one fails `start()` before anything starts. Children
     get a signal when the thread that started them exits, so call `start()` from a thread that
     lives as long as the stack.
+
+    Once started, the stack is supervised: a component whose process exits without being asked
+    to (a crash, or `stop_component(name, signal.SIGKILL)`) is restarted in place, with the same
+    ports, after a backoff, and counts as back once its readiness probe passes again;
+    `restart_policy` sets the backoff and the crash-loop limit. When one component crash-loops
+    the supervisor gives up and `watch()` returns; its caller stops the stack.
     """
 
     def __init__(
@@ -54,12 +61,15 @@ class LocalStack:
         *,
         gateway: bool = True,
         out: TextIO | None = None,
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         config = load_config(config_path)
         self.state_dir = Path(state_dir if state_dir is not None else config.state_dir).resolve()
         self.config_path = self.state_dir / CONFIG_FILE_NAME
         self._out = out
+        self._restart_policy = restart_policy or RestartPolicy()
         self._started: list[Component] = []
+        self._supervisor: Supervisor | None = None
         self.config, self._components = self._plan(config, free_ports, gateway)
 
     def _plan(self, config: StackConfig, free_ports: bool, gateway: bool) -> tuple[StackConfig, list[Component]]:
@@ -113,7 +123,8 @@ class LocalStack:
         return f"{connect_host(service.host)}:{service.port}"
 
     def start(self) -> None:
-        """Starts every component in order and returns when all are ready; on failure stops what started."""
+        """Starts every component in order, returns when all are ready and supervises them from then on;
+        on failure stops what started."""
         self._refuse_if_running()
         for component in self._components:
             component.preflight()
@@ -135,6 +146,14 @@ class LocalStack:
                 self._say(f"ready in {time.monotonic() - began:.1f} s\n")
                 line_open = False
             self._write_state("ready")
+            self._supervisor = Supervisor(
+                list(self._started),
+                env,
+                self._restart_policy,
+                on_restart=lambda: self._write_state("ready"),
+                say=self._say,
+            )
+            self._supervisor.start()
         except BaseException:
             if line_open:
                 self._say("failed\n")
@@ -142,7 +161,10 @@ class LocalStack:
             raise
 
     def stop(self) -> None:
-        """Stops started components in reverse order (SIGTERM, then SIGKILL after 10 s); idempotent."""
+        """Ends supervision, then stops started components in reverse order (SIGTERM, then SIGKILL
+        after 10 s); idempotent."""
+        if self._supervisor is not None:
+            self._supervisor.halt()
         while self._started:
             component = self._started.pop()
             if component.process is None:
@@ -157,25 +179,52 @@ class LocalStack:
                 )
             else:
                 self._say(f"  {component.name} had already exited (code {code})\n")
+        if self._supervisor is not None:
+            # Only now: the processes it restarted get a signal when its thread exits.
+            self._supervisor.close()
+            self._supervisor = None
         record = state.read(self.state_dir)
         if record is not None and record.supervisor.pid == os.getpid():
             state.remove(self.state_dir)
 
     def stop_component(self, name: str, sig: int | None = None) -> None:
-        """Stops one component: its own stop signal by default, or e.g. `signal.SIGKILL` to simulate a crash."""
-        for component in self._started:
-            if component.name == name:
-                component.stop(sig)
-                return
-        raise LookupError(f"no started component {name!r}; this stack has: {', '.join(self.components)}")
+        """Stops one component and waits for its process to exit.
 
-    def watch(self, poll_s: float = 1.0) -> str:
-        """Blocks until a started component exits; returns what happened, with its log tail."""
+        With no `sig`, or the component's own stop signal (SIGTERM; SIGINT for Postgres), the stop
+        is intentional and the component stays down. Any other signal, e.g. `signal.SIGKILL`,
+        simulates a crash: the supervisor restarts it (see `wait_ready`), and the crash counts
+        toward the crash-loop limit.
+        """
+        component = self._component(name)
+        if (sig is None or sig == component.stop_signal) and self._supervisor is not None:
+            self._supervisor.leave_down(name)
+        component.stop(sig)
+
+    def wait_ready(self, name: str, timeout_s: float = 120.0) -> None:
+        """Blocks until `name` runs and has passed its readiness probe since its last (re)start.
+
+        Raises StackStartError when the supervisor gives up on the stack, TimeoutError after `timeout_s`.
+        """
+        self._component(name)
+        if self._supervisor is None:
+            raise StackStartError("the stack is not running: start() first")
+        deadline = time.monotonic() + timeout_s
+        while not self._supervisor.is_up(name):
+            failure = self._supervisor.failure(timeout_s=0.1)
+            if failure is not None:
+                raise StackStartError(failure)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} was not ready within {timeout_s:g} s")
+
+    def watch(self) -> str:
+        """Blocks until the supervisor gives up on a crash-looping component; returns why, with its log tail."""
+        if self._supervisor is None:
+            raise StackStartError("the stack is not running: start() first")
         while True:
-            for component in self._started:
-                if component.process is not None and component.process.poll() is not None:
-                    return component.describe(f"exited with code {component.process.returncode}")
-            time.sleep(poll_s)
+            # Short waits: Ctrl-C (KeyboardInterrupt) is handled between them.
+            failure = self._supervisor.failure(timeout_s=1.0)
+            if failure is not None:
+                return failure
 
     def __enter__(self) -> Self:
         self.start()
@@ -201,6 +250,12 @@ class LocalStack:
         with os.fdopen(fd, "w") as file:
             file.write(text)
 
+    def _component(self, name: str) -> Component:
+        for component in self._started:
+            if component.name == name:
+                return component
+        raise LookupError(f"no started component {name!r}; this stack has: {', '.join(self.components)}")
+
     def _gateway(self) -> Gateway | None:
         return next((c for c in self._components if isinstance(c, Gateway)), None)
 
@@ -220,6 +275,7 @@ class LocalStack:
                     address=c.address,
                     log=c.log_path,
                     probe=c.probe,
+                    restarts=c.restarts,
                 )
                 for c in self._started
                 if c.process is not None

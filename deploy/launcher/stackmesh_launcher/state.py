@@ -35,6 +35,7 @@ class ComponentRecord(BaseModel):
     address: str
     log: Path
     probe: Probe
+    restarts: int = 0
 
 
 class StackRecord(BaseModel):
