@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from stackmesh_common.config import ProviderConfig  # noqa: E402
+from stackmesh_common.peers import InferenceClient, peer_channel  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 from stackmesh_vector_io import providers  # noqa: E402
 from stackmesh_vector_io.embeddings import EmbeddingClient  # noqa: E402
@@ -93,7 +94,8 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
 async def embedding_floor(address: str, texts: list[str]) -> tuple[float, tuple[float, float]]:
     """What ingestion and search cannot beat: texts/s embedding `texts` straight over gRPC in
     batches of 64, and the p50/p99 ms of embedding one three-word query."""
-    client = EmbeddingClient(address, timeout_s=600, batch_size=64)
+    channel = peer_channel(address)
+    client = EmbeddingClient(InferenceClient(channel), timeout_s=600, batch_size=64)
     started = time.perf_counter()
     for start in range(0, len(texts), 64):
         await client.embed("all-MiniLM-L6-v2", texts[start : start + 64])
@@ -104,7 +106,7 @@ async def embedding_floor(address: str, texts: list[str]) -> tuple[float, tuple[
         started = time.perf_counter()
         await client.embed("all-MiniLM-L6-v2", [query])
         samples.append((time.perf_counter() - started) * 1000)
-    await client.close()
+    await channel.close()
     return rate, percentiles(samples[20:])
 
 

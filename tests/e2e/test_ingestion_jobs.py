@@ -1,16 +1,11 @@
 """Ingestion as durable jobs: a worker killed mid-file loses nothing and duplicates nothing;
-and the upload size limit of a distribution that sets one."""
+attaching without waiting for ingestion; and the upload size limit of a distribution that sets one."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -19,7 +14,10 @@ import pytest
 
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import start_local_stack
+from tests.support.workers import WorkerProcess
 from tests.e2e.test_bad_input import error_of
+
+INGESTION_WORKER = "stackmesh_vector_io.worker"
 
 UPLOAD_LIMIT = 2_000_000
 OVERRIDES = {
@@ -27,6 +25,8 @@ OVERRIDES = {
     "STACKMESH_SERVICES__VECTOR_IO__SETTINGS__INGESTION__IN_PROCESS": "false",
     # A dead worker's job comes back after this many seconds.
     "STACKMESH_SERVICES__VECTOR_IO__SETTINGS__INGESTION__ACK_WAIT_S": "3",
+    # Attaching answers at once: the test kills the worker while the file is in progress.
+    "STACKMESH_SERVICES__VECTOR_IO__SETTINGS__ATTACH_WAIT_S": "0",
     "STACKMESH_GATEWAY__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
 }
 TOKENS, CHUNK_TOKENS = 20_000, 100
@@ -42,37 +42,6 @@ def jobs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     stack.stop()
 
 
-class Worker:
-    """A `python -m stackmesh_vector_io.worker` process, its JSON log lines in a file."""
-
-    def __init__(self, stack: LocalStack, log: Path) -> None:
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stackmesh_vector_io.worker", "--config", str(stack.config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
-        )
-
-    def events(self, message: str) -> list[dict]:
-        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
-        return [line for line in lines if line["msg"] == message]
-
-    def wait_for(self, message: str, predicate=lambda event: True, timeout_s: float = 120) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            for event in self.events(message):
-                if predicate(event):
-                    return event
-            time.sleep(0.05)
-        raise AssertionError(f"no {message!r} in {self.log}:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(30)
-
-
 def sdk(stack: LocalStack) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0, timeout=120)
 
@@ -82,14 +51,15 @@ def test_a_worker_killed_mid_file_loses_nothing_and_duplicates_nothing(jobs_stac
     text = " ".join(f"w{i}" for i in range(TOKENS))
     file = client.files.create(file=("long.txt", io.BytesIO(text.encode())), purpose="assistants")
     store = client.vector_stores.create(name="redelivery")
-    first = Worker(jobs_stack, tmp_path / "first.log")
+    first = WorkerProcess(INGESTION_WORKER, jobs_stack, tmp_path / "first.log")
     try:
-        first.wait_for("ingestion worker started")
-        client.vector_stores.files.create(
+        first.wait_for("job runner started")
+        attached = client.vector_stores.files.create(
             vector_store_id=store.id,
             file_id=file.id,
             chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": CHUNK_TOKENS, "chunk_overlap_tokens": 0}},
         )
+        assert attached.status == "in_progress"
         progress = first.wait_for("ingest progress", lambda e: e["file_id"] == file.id and 0 < e["embedded"] < e["total"])
         first.stop(signal.SIGKILL)
     finally:
@@ -97,7 +67,7 @@ def test_a_worker_killed_mid_file_loses_nothing_and_duplicates_nothing(jobs_stac
     assert progress["attempt"] == 1
     assert client.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id).status == "in_progress"
 
-    second = Worker(jobs_stack, tmp_path / "second.log")
+    second = WorkerProcess(INGESTION_WORKER, jobs_stack, tmp_path / "second.log")
     try:
         done = second.wait_for("ingested", lambda e: e["file_id"] == file.id)
         redelivered = second.events("ingest progress")
@@ -115,6 +85,21 @@ def test_a_worker_killed_mid_file_loses_nothing_and_duplicates_nothing(jobs_stac
     for token in ("w0", "w12345", f"w{TOKENS - 1}"):
         hits = client.vector_stores.search(store.id, query=token, max_num_results=5, extra_body={"search_mode": "keyword"}).data
         assert len(hits) == 1, token
+
+
+def test_without_the_attach_wait_create_answers_in_progress_and_a_cancel_wins(jobs_stack):
+    """attach_wait_s 0 and no worker running: nothing is ingested before the cancel."""
+    client = sdk(jobs_stack)
+    store = client.vector_stores.create(name="no wait")
+    file = client.files.create(file=("small.txt", io.BytesIO(b"Kites fly on windy beaches.")), purpose="assistants")
+    attached = client.vector_stores.files.create(vector_store_id=store.id, file_id=file.id)
+    assert attached.status == "in_progress" and attached.last_error is None
+    batch = client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[file.id])
+    assert batch.status == "in_progress" and batch.file_counts.in_progress == 1
+    cancelled = client.vector_stores.file_batches.cancel(batch_id=batch.id, vector_store_id=store.id)
+    assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 1
+    assert client.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id).status == "cancelled"
+    assert client.vector_stores.search(store.id, query="kites", extra_body={"search_mode": "keyword"}).data == []
 
 
 def test_an_upload_declaring_more_than_the_limit_is_413(jobs_stack):

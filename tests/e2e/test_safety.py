@@ -117,6 +117,13 @@ def test_benign_text_passes_every_cheap_shield(stack):
         assert response.status_code == 200 and response.json().get("violation") is None, (shield, response.text)
 
 
+def test_nothing_flagged_answers_violation_null(stack):
+    """Llama Stack's RunShieldResponse: `{"violation": null}`, the key present."""
+    response = run_shield(stack, "pii", user(BENIGN))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"violation": None}
+
+
 def test_code_scanner_flags_shell_injection_in_model_output(stack):
     messages = [{"role": "user", "content": "run a command"}, {"role": "assistant", "content": INSECURE}]
     violation = run_shield(stack, "code-scanner", messages).json()["violation"]

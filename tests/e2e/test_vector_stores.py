@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 
+import grpc
 import httpx
 import openai
 import psycopg
 import pytest
 
+from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
+from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh_vector_io import providers
 from tests.conftest import EMBEDDING_MODEL
 from tests.e2e.test_bad_input import error_of
@@ -156,6 +158,41 @@ def test_attach_poll_detach_one_file(client):
     assert client.files.retrieve(file.id).id == file.id
 
 
+def test_attaching_a_small_file_answers_with_the_finished_ingestion(client):
+    """Llama Stack clients assert `completed` on the create response itself, without polling."""
+    store = client.vector_stores.create(name="attach waits")
+    file = client.files.create(file=("owl.txt", io.BytesIO(b"Owls hunt at night and sleep by day.")), purpose="assistants")
+    attached = client.vector_stores.files.create(vector_store_id=store.id, file_id=file.id)
+    assert attached.status == "completed" and attached.last_error is None
+    assert attached.usage_bytes > 0
+    assert filenames(client.vector_stores.search(store.id, query="owls").data) == ["owl.txt"]
+    image = client.files.create(file=("owl.png", io.BytesIO(b"\x89PNG\r\n\x1a\n....")), purpose="assistants")
+    failed = client.vector_stores.files.create(vector_store_id=store.id, file_id=image.id)
+    assert failed.status == "failed" and failed.last_error.code == "unsupported_file"
+    ids = [client.files.create(file=(f"o{i}.txt", io.BytesIO(f"owl fact {i}".encode())), purpose="assistants").id for i in range(2)]
+    batch = client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=ids)
+    assert batch.status == "completed"
+    assert (batch.file_counts.completed, batch.file_counts.in_progress, batch.file_counts.total) == (2, 0, 2)
+
+
+def test_attaching_a_large_file_answers_in_progress_within_the_grpc_deadline(client, stack):
+    """The wait for ingestion ends before the caller's deadline instead of running into it."""
+    store = client.vector_stores.create(name="deadline")
+    # 50 chunks: seconds of embedding here, still more than the 0.5 s left to wait on a fast box.
+    text = " ".join(f"word{i}" for i in range(5_000))
+    big = client.files.create(file=("big.txt", io.BytesIO(text.encode())), purpose="assistants")
+    request = pb.CreateVectorStoreFileRequest(vector_store_id=store.id, file_id=big.id)
+    request.chunking_strategy.type = "static"
+    request.chunking_strategy.static.max_chunk_size_tokens = 100
+    request.chunking_strategy.static.chunk_overlap_tokens = 0
+    with grpc.insecure_channel(stack.service_address("vector_io")) as channel:
+        # Waiting past the deadline would raise DEADLINE_EXCEEDED.
+        attached = pb_grpc.VectorStoresServiceStub(channel).CreateVectorStoreFile(request, timeout=1.0)
+    assert attached.status == "in_progress"
+    # Finished here, so its ingestion does not slow the tests after this one.
+    assert client.vector_stores.files.poll(big.id, vector_store_id=store.id).status == "completed"
+
+
 def test_deleting_a_file_removes_it_from_its_stores(client):
     file = client.files.create(file=("gone.txt", io.BytesIO(b"The volcano erupted with glowing lava.")), purpose="assistants")
     store = client.vector_stores.create(name="with a file", file_ids=[file.id])
@@ -186,24 +223,13 @@ def test_unreadable_files_fail_and_the_store_stays_usable(client):
     assert {f.id for f in failed} == {image.id, broken.id}
 
 
-def test_file_batch_lists_its_files_and_cancels(client):
+def test_file_batch_lists_its_files(client):
     store = client.vector_stores.create(name="batches")
     ids = [client.files.create(file=(f"b{i}.txt", io.BytesIO(f"batch file {i}".encode())), purpose="assistants").id for i in range(3)]
     batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids)
     assert batch.object == "vector_store.file_batch" and batch.status == "completed"
     listed = client.vector_stores.file_batches.list_files(batch_id=batch.id, vector_store_id=store.id)
     assert {f.id for f in listed} == set(ids)
-    # Cancelling right after creating: whatever had not finished is cancelled and never indexed.
-    big = client.files.create(file=("big.txt", io.BytesIO(" ".join(f"word{i}" for i in range(40_000)).encode())), purpose="assistants")
-    cancelled = client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[big.id])
-    cancelled = client.vector_stores.file_batches.cancel(batch_id=cancelled.id, vector_store_id=store.id)
-    assert cancelled.status == "cancelled"
-    time.sleep(2)
-    state = client.vector_stores.files.retrieve(file_id=big.id, vector_store_id=store.id)
-    if state.status == "cancelled":
-        assert client.vector_stores.search(store.id, query="word123", extra_body={"search_mode": "keyword"}).data == []
-    else:
-        assert state.status == "completed"
 
 
 def test_store_crud_and_pagination(client):
@@ -229,7 +255,7 @@ def test_store_crud_and_pagination(client):
 
 
 def test_the_creators_identity_owns_the_store(client, stack):
-    mine = client.vector_stores.create(name="mine", extra_headers={"x-stackmesh-user": "alice"})
+    mine = client.vector_stores.create(name="mine", extra_headers={"x-stackmesh-principal": "alice"})
     anyone = client.vector_stores.create(name="anyone")
     with psycopg.connect(stack.config.postgres.url) as conn:
         owners = dict(conn.execute("SELECT id, owner FROM vector_io.vector_stores WHERE id = ANY(%s)", ([mine.id, anyone.id],)).fetchall())
@@ -365,6 +391,32 @@ def test_bad_attachments_are_400(stack, client, empty_store):
         response = httpx.post(path, json=body, timeout=30)
         assert response.status_code == 400, (body, response.text)
         assert error_of(response)["param"] == param
+
+
+def test_contextual_chunking_needs_a_model_and_is_not_supported_yet(stack, client, empty_store):
+    file = client.files.create(file=("c.txt", io.BytesIO(b"c")), purpose="assistants")
+    url = f"{stack.gateway_url}/v1/vector_stores/{empty_store}"
+    no_model = {"type": "contextual", "contextual": {"max_chunk_size_tokens": 700, "chunk_overlap_tokens": 400}}
+    with_model = {"type": "contextual", "contextual": {"model_id": "SmolLM2-135M-Instruct"}}
+    model_required = "`{}` is required: contextual chunking needs a model to situate each chunk"
+    cases = [
+        (f"{url}/files", {"file_id": file.id, "chunking_strategy": no_model}, "chunking_strategy.contextual.model_id"),
+        (f"{url}/files", {"file_id": file.id, "chunking_strategy": {"type": "contextual"}}, "chunking_strategy.contextual.model_id"),
+        (f"{url}/file_batches", {"files": [{"file_id": file.id, "chunking_strategy": no_model}]}, "files[0].chunking_strategy.contextual.model_id"),
+        (f"{stack.gateway_url}/v1/vector_stores", {"chunking_strategy": no_model}, "chunking_strategy.contextual.model_id"),
+    ]
+    for path, body, param in cases:
+        response = httpx.post(path, json=body, timeout=30)
+        assert response.status_code == 400, (body, response.text)
+        error = error_of(response)
+        assert (error["param"], error["type"], error["message"]) == (param, "invalid_request_error", model_required.format(param))
+    response = httpx.post(f"{url}/files", json={"file_id": file.id, "chunking_strategy": with_model}, timeout=30)
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == "chunking_strategy.type"
+    assert error["message"] == (
+        "the `contextual` chunking strategy is not supported yet (model `SmolLM2-135M-Instruct`); use `auto` or `static`"
+    )
 
 
 def test_bad_raw_vector_io_is_400(stack, empty_store):

@@ -72,3 +72,28 @@ def test_invalid_provider_config_names_the_provider():
     bad = ProviderConfig(provider_id="llama", provider_type="inline::llama-cpp", config={"n_threads": 0})
     with pytest.raises(ConfigError, match="invalid config for provider 'llama'"):
         providers.registry().parse_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("api", "provider_type", "typo"),
+    [("inference", "inline::llama-cpp", "n_thread"), ("safety", "inline::pii", "default_regoin"), ("vector_io", "remote::pgvector", "hnsw_m_")],
+)
+def test_a_typo_in_a_provider_config_is_a_start_up_error_naming_the_key(api, provider_type, typo):
+    import importlib
+
+    providers = importlib.import_module(f"stackmesh_{api}.providers")
+    bad = ProviderConfig(provider_id="p", provider_type=provider_type, config={typo: 1})
+    with pytest.raises(ConfigError, match=rf"provider 'p' \({provider_type}\) has no setting '{typo}'; its settings: "):
+        providers.registry().parse_config(bad)
+
+
+def test_the_service_kit_rejects_unknown_settings_and_resource_kinds(tmp_path):
+    from stackmesh_common.service import _validate
+    from stackmesh_inference.app import SPEC
+
+    text = BASE + "    settings: {batches: {in_proces: false}}\n"
+    with pytest.raises(ConfigError, match="in_proces"):
+        _validate(SPEC, load_config(write(tmp_path, text), env={"PG_URL": "x"}))
+    text = BASE + "    resources: {shields: []}\n"
+    with pytest.raises(ConfigError, match="no resources of kind shields; it takes: models"):
+        _validate(SPEC, load_config(write(tmp_path, text), env={"PG_URL": "x"}))

@@ -125,7 +125,11 @@ def test_static_takes_openai_defaults_and_checks_the_overlap():
         (vs_pb.ChunkingStrategy(type="static", static=vs_pb.StaticChunkingConfig(max_chunk_size_tokens=50)), "chunking_strategy.static.max_chunk_size_tokens"),
         (vs_pb.ChunkingStrategy(type="static", static=vs_pb.StaticChunkingConfig(max_chunk_size_tokens=5000)), "chunking_strategy.static.max_chunk_size_tokens"),
         (vs_pb.ChunkingStrategy(type="semantic"), "chunking_strategy.type"),
-        (vs_pb.ChunkingStrategy(type="contextual"), "chunking_strategy.type"),
+        (vs_pb.ChunkingStrategy(type="contextual"), "chunking_strategy.contextual.model_id"),
+        (
+            vs_pb.ChunkingStrategy(type="contextual", contextual=vs_pb.ContextualChunkingConfig(model_id="m")),
+            "chunking_strategy.type",
+        ),
     ],
 )
 def test_bad_strategies_name_the_field(strategy, param):

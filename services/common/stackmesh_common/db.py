@@ -36,6 +36,8 @@ async def open_pool(
         min_size=config.pool_min_size,
         max_size=config.pool_max_size,
         configure=configure,
+        # A connection that died with a Postgres restart is replaced before use, not handed out.
+        check=AsyncConnectionPool.check_connection,
         open=False,
         kwargs={"autocommit": False},
     )
@@ -48,8 +50,9 @@ def _migration_files(package: str) -> list[Traversable]:
     return sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
 
 
-async def migrate(pool: AsyncConnectionPool, schema: str, package: str) -> list[str]:
-    """Applies the `NNN_name.sql` files of `package` not yet applied to `schema`, in order.
+async def migrate(pool: AsyncConnectionPool, schema: str, package: str, prefix: str = "") -> list[str]:
+    """Applies the `NNN_name.sql` files of `package` not yet applied to `schema`, in order,
+    recorded as `prefix + file name` (the shared migrations every schema gets use "common/").
 
     An advisory lock serialises concurrent replicas starting at once.
     """
@@ -66,14 +69,15 @@ async def migrate(pool: AsyncConnectionPool, schema: str, package: str) -> list[
             cur = await conn.execute(sql.SQL("SELECT version FROM {}.schema_migrations").format(sql.Identifier(schema)))
             done = {row[0] for row in await cur.fetchall()}
             for migration in _migration_files(package):
-                if migration.name in done:
+                version = prefix + migration.name
+                if version in done:
                     continue
                 await conn.execute(migration.read_text())
                 await conn.execute(
                     sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(sql.Identifier(schema)),
-                    (migration.name,),
+                    (version,),
                 )
-                applied.append(migration.name)
+                applied.append(version)
     if applied:
         log.info("migrations applied", extra={"fields": {"schema": schema, "versions": applied}})
     return applied

@@ -21,6 +21,7 @@ from stackmesh.inspect.v1 import inspect_service_pb2 as pb
 from stackmesh.inspect.v1 import inspect_service_pb2_grpc as pb_grpc
 from stackmesh_common.config import StackConfig
 from stackmesh_common.errors import NotFound
+from stackmesh_common.peers import peer_channel
 from stackmesh_common.registry import LoadedProvider
 
 log = logging.getLogger("stackmesh.inspect")
@@ -65,7 +66,7 @@ class InspectServicer(pb_grpc.InspectServiceServicer):
 
     async def _ask_peers(self, rpc: str, request: Any) -> list[Any]:
         async def ask(name: str, address: str) -> Any:
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with peer_channel(address) as channel:
                 stub = pb_grpc.InspectServiceStub(channel)
                 try:
                     return await getattr(stub, rpc)(request, timeout=PEER_TIMEOUT_S, metadata=((SCOPE_HEADER, "local"),))
@@ -77,7 +78,7 @@ class InspectServicer(pb_grpc.InspectServiceServicer):
         return [a for a in answers if a is not None]
 
     async def _peer_health(self, address: str) -> bool:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with peer_channel(address) as channel:
             try:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=PEER_TIMEOUT_S)
             except grpc.aio.AioRpcError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 import uuid
@@ -11,13 +10,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+from psycopg import OperationalError
 
-from stackmesh_common.errors import StackmeshError
-from stackmesh_common.logging import request_id
+from stackmesh_common.errors import StackmeshError, Unavailable
+from stackmesh_common.call_context import ANONYMOUS, PRINCIPAL_HEADER, REQUEST_ID_HEADER, deadline, principal, request_id
 
 log = logging.getLogger("stackmesh.rpc")
 
-REQUEST_ID_HEADER = "x-request-id"
 ERROR_DOMAIN = "stackmesh"
 
 
@@ -33,6 +32,10 @@ def _status_details(error: StackmeshError) -> bytes:
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
     """Answers the call with the status that `exc` stands for."""
+    if isinstance(exc, OperationalError):
+        # The database went away (a restart, a failover): the caller should retry, not give up.
+        log.warning("database unavailable in %s: %s", method, exc)
+        exc = Unavailable("the service's database is unavailable; retry in a few seconds")
     if isinstance(exc, StackmeshError):
         context.set_trailing_metadata((("grpc-status-details-bin", _status_details(exc)),))
         await context.abort(exc.grpc_code, exc.message)
@@ -46,24 +49,26 @@ def _is_abort(exc: BaseException) -> bool:
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    def begin(context: grpc.aio.ServicerContext) -> tuple[float, contextvars.Token[str]]:
+    def begin(context: grpc.aio.ServicerContext) -> float:
+        # grpc.aio runs each call in its own task, so what is set here stays with the call.
         metadata = dict(context.invocation_metadata() or ())
-        rid = metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        token = request_id.set(rid)
-        return time.perf_counter(), token
+        request_id.set(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)
+        principal.set(metadata.get(PRINCIPAL_HEADER) or ANONYMOUS)
+        remaining = context.time_remaining()
+        deadline.set(None if remaining is None else time.monotonic() + remaining)
+        return time.perf_counter()
 
-    def end(started: float, token: contextvars.Token[str], outcome: str) -> None:
+    def end(started: float, outcome: str) -> None:
         log.info(
             "rpc",
             extra={"fields": {"method": method, "outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 2)}},
         )
-        request_id.reset(token)
 
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started, token = begin(context)
+            started = begin(context)
             outcome = "OK"
             try:
                 return await inner(request, context)
@@ -78,7 +83,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
                 outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
                 await _abort(context, exc, method)
             finally:
-                end(started, token, outcome)
+                end(started, outcome)
 
         factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
         return factory(unary, handler.request_deserializer, handler.response_serializer)
@@ -86,7 +91,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
     inner_stream = handler.unary_stream or handler.stream_stream
 
     async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started, token = begin(context)
+        started = begin(context)
         outcome = "OK"
         try:
             async for item in inner_stream(request, context):
@@ -101,7 +106,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
             outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
             await _abort(context, exc, method)
         finally:
-            end(started, token, outcome)
+            end(started, outcome)
 
     factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
     return factory(streaming, handler.request_deserializer, handler.response_serializer)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 import time
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+from stackmesh_common.call_context import request_id
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,4 +1,4 @@
-"""OpenAI-style cursor pagination: limits, order, and a page of records."""
+"""OpenAI-style cursor pagination: each list's page size, order, and a page of records."""
 
 from __future__ import annotations
 
@@ -16,12 +16,33 @@ class Page(Generic[T]):
     has_more: bool
 
 
-def page_limit(limit: int | None, default: int = 20, maximum: int = 100) -> int:
+@dataclass(frozen=True)
+class PageSize:
+    """A list's page size when `limit` is absent, and the most one page returns."""
+
+    default: int
+    maximum: int
+
+
+# Every paged list's sizes, in one place; README's "Lists" table mirrors them.
+# Upstream clients ask for more than OpenAI's documented 100 (llama-stack-client sends 1000
+# for chat completions), so a larger `limit` is clamped, never refused: `has_more` and the
+# cursors keep paging correct. The maxima bound what one response holds.
+FILES = PageSize(default=10_000, maximum=10_000)  # OpenAI's own; rows are a few fields
+VECTOR_STORE_FILES = PageSize(default=20, maximum=10_000)  # also a batch's files; rows are small
+CHAT_COMPLETIONS = PageSize(default=20, maximum=1_000)  # each row carries its whole conversation
+CHAT_COMPLETION_MESSAGES = PageSize(default=20, maximum=1_000)
+VECTOR_STORES = PageSize(default=20, maximum=100)  # each row sums its files' usage
+BATCHES = PageSize(default=20, maximum=100)  # each row counts its lines
+JOBS = PageSize(default=20, maximum=1_000)
+
+
+def page_limit(limit: int | None, size: PageSize) -> int:
     if limit is None:
-        return default
-    if not 1 <= limit <= maximum:
-        raise InvalidArgument(f"`limit` must be between 1 and {maximum}, got {limit}", param="limit")
-    return limit
+        return size.default
+    if limit < 1:
+        raise InvalidArgument(f"`limit` must be at least 1, got {limit}; a page holds at most {size.maximum} items", param="limit")
+    return min(limit, size.maximum)
 
 
 def sort_order(order: str, default: str = "desc") -> str:

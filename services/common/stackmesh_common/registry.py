@@ -61,7 +61,18 @@ class ProviderRegistry:
             ) from None
 
     def parse_config(self, provider: ProviderConfig) -> tuple[Any, BaseModel]:
+        """The provider's module and typed config; a key the config does not know is an error
+        (a typo in a distribution file would otherwise silently keep the default)."""
         module = importlib.import_module(self.spec(provider.provider_type).module)
+        known = set(module.Config.model_fields) | {
+            field.alias for field in module.Config.model_fields.values() if field.alias
+        }
+        unknown = sorted(set(provider.config) - known)
+        if unknown:
+            raise ConfigError(
+                f"provider {provider.provider_id!r} ({provider.provider_type}) has no setting {', '.join(map(repr, unknown))}; "
+                f"its settings: {', '.join(sorted(module.Config.model_fields)) or 'none'}"
+            )
         try:
             return module, module.Config.model_validate(provider.config)
         except ValidationError as exc:

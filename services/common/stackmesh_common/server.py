@@ -1,23 +1,16 @@
-"""The one gRPC bootstrap every service uses: interceptors, health, reflection, SIGTERM."""
+"""The gRPC server every service runs: interceptors, health checking, reflection."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import signal
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stackmesh_common.config import ConfigError, StackConfig, load_config
+from stackmesh_common.config import ConfigError
 from stackmesh_common.interceptors import ServiceInterceptor
-from stackmesh_common.logging import setup_logging
-
-log = logging.getLogger("stackmesh.server")
 
 # Large enough for batched embeddings and long chat histories.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -30,17 +23,6 @@ class Servicer:
     impl: Any
     add_to_server: Callable[[Any, grpc.aio.Server], None]
     name: str
-
-
-class ServiceApp(Protocol):
-    """What a service's `build()` returns: its servicers, and how to release its providers."""
-
-    servicers: list[Servicer]
-    # Set when the service begins shutting down: long streams end with an in-band
-    # "shutting down, retry" error instead of being cut when the grace period runs out.
-    draining: asyncio.Event
-
-    async def close(self) -> None: ...
 
 
 @dataclass
@@ -81,34 +63,3 @@ async def start_server(bind_address: str, servicers: list[Servicer]) -> Server:
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Server(server, health_servicer, port, names)
-
-
-async def serve(name: str, config: StackConfig, build: Callable[[StackConfig], Awaitable[ServiceApp]]) -> None:
-    """Runs one service until SIGTERM or SIGINT, then drains calls and closes providers."""
-    service = config.service(name)
-    app = await build(config)
-    server = await start_server(service.bind_address, app.servicers)
-    log.info("serving", extra={"fields": {"service": name, "address": service.bind_address, "port": server.port}})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("shutting down", extra={"fields": {"service": name}})
-    app.draining.set()
-    await server.stop()
-    await app.close()
-
-
-def main(name: str, build: Callable[[StackConfig], Awaitable[ServiceApp]]) -> None:
-    """The `python -m stackmesh_<service>` entry point: --config, logging, serve."""
-    parser = argparse.ArgumentParser(prog=f"stackmesh-{name}")
-    parser.add_argument("--config", required=True, help="distribution YAML file")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args()
-    setup_logging(name, args.log_level)
-    try:
-        config = load_config(args.config)
-        asyncio.run(serve(name, config, build))
-    except ConfigError as exc:
-        raise SystemExit(f"stackmesh-{name}: {exc}") from None

@@ -7,22 +7,15 @@ import logging
 from typing import AsyncIterator
 
 from google.api import httpbody_pb2
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from stackmesh_common.errors import StackmeshError
+from stackmesh_common.protojson import to_json
 
 log = logging.getLogger("stackmesh.sse")
 
 CONTENT_TYPE = "text/event-stream"
 DONE = httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=b"data: [DONE]\n\n")
-
-
-def to_json(message: Message) -> dict:
-    """The JSON the gateway prints for unary responses: proto field names, defaults shown."""
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
 
 
 def _event(payload: dict) -> httpbody_pb2.HttpBody:

@@ -1,6 +1,6 @@
 """`python -m stackmesh_inference --config FILE` runs the inference service."""
 
-from stackmesh_common.server import main
-from stackmesh_inference.app import build
+from stackmesh_common.service import main
+from stackmesh_inference.app import SPEC
 
-main("inference", build)
+main(SPEC)

@@ -35,7 +35,7 @@ class Generation:
 def _shared_request(body: dict[str, Any], model: RegisteredModel) -> dict[str, Any]:
     request = {k: v for k, v in body.items() if k not in _GATEWAY_ONLY}
     for name in ("max_completion_tokens", "max_tokens"):
-        limit = model.metadata.get("context_length")
+        limit = model.params.get("context_length")
         if name in request and limit and request[name] > limit:
             raise InvalidArgument(f"`{name}` must be at most the context length of model `{model.id}`, {limit}", param=name)
     # Providers take one name for the limit; the newer OpenAI one wins.
@@ -53,7 +53,7 @@ def _per_choice(request: dict[str, Any], n: int) -> list[dict[str, Any]]:
 
 
 def chat_generation(body: dict[str, Any], model: RegisteredModel, provider: InferenceProvider, stream: bool) -> Generation:
-    mode = model.metadata.get("tool_calling", NATIVE)
+    mode = model.params.get("tool_calling", NATIVE)
     tools = plan(body, mode)
     request = provider_request(_shared_request(body, model), tools, mode)
     if stream:

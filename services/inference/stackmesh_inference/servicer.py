@@ -13,9 +13,9 @@ from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh.inference.v1 import model_pb2
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
-from stackmesh_common.paging import page_limit, sort_order
+from stackmesh_common.paging import CHAT_COMPLETION_MESSAGES, page_limit, sort_order
+from stackmesh_common.protojson import from_json, plain, request_to_dict
 from stackmesh_common.sse import sse_stream
-from stackmesh_inference.convert import dict_to_message, message_to_json, request_to_dict
 from stackmesh_inference.generation import chat_generation, complete_chat, complete_text, completion_generation, stream_chat, stream_text
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
 from stackmesh_inference.store import CompletionStore
@@ -24,16 +24,16 @@ from stackmesh_inference.validation import embedding_inputs, validate_chat, vali
 
 def model_to_proto(model: RegisteredModel) -> model_pb2.Model:
     metadata = struct_pb2.Struct()
-    metadata.update(model.metadata)
+    metadata.update(model.params)
     return model_pb2.Model(
         id=model.id,
         object="model",
-        created=model.created,
+        created=model.created_at,
         owned_by=model.provider_id,
         identifier=model.id,
         provider_id=model.provider_id,
         provider_resource_id=model.provider_resource_id,
-        model_type=model.model_type,
+        model_type=model.type,
         metadata=metadata,
         type="model",
         aliases=model.aliases,
@@ -56,7 +56,7 @@ class ModelsServicer(pb_grpc.ModelsServiceServicer):
             provider_model_id=request.provider_model_id,
             provider_id=request.provider_id,
             model_type=request.model_type,
-            metadata=json_format.MessageToDict(request.metadata),
+            metadata=plain(request.metadata),
             aliases=list(request.aliases),
         )
         return model_to_proto(model)
@@ -99,16 +99,16 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         body, model = await self._prepare_chat(request)
         _reject_stream_flag(body, "StreamChatCompletion")
         generation = chat_generation(body, model, self.models.provider(model), stream=False)
-        completion = dict_to_message(await complete_chat(generation), pb.ChatCompletion)
+        completion = from_json(await complete_chat(generation), pb.ChatCompletion)
         if body.get("store", True):
-            self.store.save(message_to_json(completion), body["messages"], body.get("metadata", {}))
+            self.store.save(plain(completion), body["messages"], body.get("metadata", {}))
         return completion
 
     async def _chat_chunks(self, request: pb.CreateChatCompletionRequest) -> AsyncIterator[pb.ChatCompletionChunk]:
         body, model = await self._prepare_chat(request)
         generation = chat_generation(body, model, self.models.provider(model), stream=True)
         async for chunk in self._until_draining(stream_chat(generation)):
-            yield dict_to_message(chunk, pb.ChatCompletionChunk)
+            yield from_json(chunk, pb.ChatCompletionChunk)
 
     def StreamChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> AsyncIterator[pb.ChatCompletionChunk]:
         return self._chat_chunks(request)
@@ -120,7 +120,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
     @staticmethod
     def _stored(completion: dict, messages: list, metadata: dict) -> pb.StoredChatCompletion:
-        stored = dict_to_message(completion, pb.StoredChatCompletion)
+        stored = from_json(completion, pb.StoredChatCompletion)
         for message in messages:
             json_format.ParseDict(message, stored.input_messages.add())
         stored.metadata.update(metadata)
@@ -146,7 +146,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         self, request: pb.ListChatCompletionMessagesRequest, context: Any
     ) -> pb.ListChatCompletionMessagesResponse:
         _, messages, _ = await self.store.get(request.completion_id)
-        limit = page_limit(request.limit if request.HasField("limit") else None)
+        limit = page_limit(request.limit if request.HasField("limit") else None, CHAT_COMPLETION_MESSAGES)
         order = sort_order(request.order, "asc")
         items = [{"id": f"{request.completion_id}-{i}", **m} for i, m in enumerate(messages)]
         if order == "desc":
@@ -178,13 +178,13 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         body, model = await self._prepare_completion(request)
         _reject_stream_flag(body, "StreamCompletion")
         generation = completion_generation(body, model, self.models.provider(model), stream=False)
-        return dict_to_message(await complete_text(generation), pb.Completion)
+        return from_json(await complete_text(generation), pb.Completion)
 
     async def _completion_chunks(self, request: pb.CreateCompletionRequest) -> AsyncIterator[pb.Completion]:
         body, model = await self._prepare_completion(request)
         generation = completion_generation(body, model, self.models.provider(model), stream=True)
         async for chunk in self._until_draining(stream_text(generation)):
-            yield dict_to_message(chunk, pb.Completion)
+            yield from_json(chunk, pb.Completion)
 
     def StreamCompletion(self, request: pb.CreateCompletionRequest, context: Any) -> AsyncIterator[pb.Completion]:
         return self._completion_chunks(request)
@@ -199,7 +199,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         inputs = embedding_inputs(body)
         model = await self.models.resolve(body["model"], model_type="embedding")
         dimensions = body.get("dimensions")
-        full = model.metadata.get("embedding_dimension")
+        full = model.params.get("embedding_dimension")
         if dimensions is not None and full and dimensions > full:
             raise InvalidArgument(f"`dimensions` must be at most {full} for model `{model.id}`", param="dimensions")
         result = await self.models.provider(model).embeddings(model.provider_resource_id, inputs, dimensions)

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
-from stackmesh_common.paging import page_limit, sort_order
+from stackmesh_common.paging import CHAT_COMPLETIONS, page_limit, sort_order
 
 log = logging.getLogger("stackmesh.inference.store")
 
@@ -80,7 +80,7 @@ class CompletionStore:
         return row[0], row[1], row[2]
 
     async def list(self, after: str, limit: int | None, model: str, order: str) -> tuple[list[tuple[dict, list, dict]], bool]:
-        limit, order = page_limit(limit), sort_order(order, "desc")
+        limit, order = page_limit(limit, CHAT_COMPLETIONS), sort_order(order, "desc")
         clauses, args = [], []
         if model:
             clauses.append("model = %s")

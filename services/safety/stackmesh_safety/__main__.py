@@ -1,6 +1,6 @@
 """`python -m stackmesh_safety --config FILE` runs the safety service."""
 
-from stackmesh_common.server import main
-from stackmesh_safety.app import build
+from stackmesh_common.service import main
+from stackmesh_safety.app import SPEC
 
-main("safety", build)
+main(SPEC)

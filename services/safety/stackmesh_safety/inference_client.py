@@ -1,28 +1,20 @@
-"""The inference service over gRPC, as safety providers use it: chat, embeddings, model look-up.
+"""What safety providers ask of the inference service: guard verdicts and embeddings.
 
-Every call carries a deadline: the provider's timeout, cut short by the deadline of the
-safety call being served (`deadline` below), so a caller's deadline holds end to end.
+A thin layer over the shared peer client (which carries the served call's request id and
+deadline): it builds the requests and says what a refusal means here — a guard model the
+inference service does not know is this service's failed precondition, not the caller's 404.
 """
 
 from __future__ import annotations
 
-import contextvars
-import time
 from dataclasses import dataclass
-from typing import Any
 
-import grpc
 import numpy as np
 
 from stackmesh.inference.v1 import inference_service_pb2 as pb
-from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
-from stackmesh_common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, StackmeshError, Unavailable
-from stackmesh_common.interceptors import REQUEST_ID_HEADER
-from stackmesh_common.logging import request_id
+from stackmesh_common.errors import FailedPrecondition, StackmeshError
+from stackmesh_common.peers import InferenceClient
 
-# Absolute time.monotonic() by which the safety call being served must answer; None when
-# its caller set no deadline.
-deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 # Inputs per embeddings call; keeps one call well under the gRPC message limit.
 EMBED_BATCH = 64
 
@@ -33,42 +25,16 @@ class ModelInfo:
     model_type: str
 
 
-def _error(exc: grpc.aio.AioRpcError, what: str) -> StackmeshError:
-    code = exc.code()
-    details = exc.details() or code.name
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return Unavailable(f"the inference service is unavailable ({what}): {details}")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"the inference service did not answer in time ({what})")
-    if code == grpc.StatusCode.NOT_FOUND:
-        return FailedPrecondition(f"{what}: {details}")
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(f"{what}: the inference service refused the request: {details}")
-    return StackmeshError(f"{what}: the inference service failed: {details}", reason="inference_failed")
+class GuardInference:
+    """One client of the inference service, shared by every provider of this process."""
 
-
-class InferenceClient:
-    """One channel to the inference service, shared by every provider of this process."""
-
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._inference = pb_grpc.InferenceServiceStub(self._channel)
-        self._models = pb_grpc.ModelsServiceStub(self._channel)
-
-    @staticmethod
-    def _call_options(timeout_s: float) -> dict[str, Any]:
-        limit = deadline.get()
-        if limit is not None:
-            timeout_s = min(timeout_s, limit - time.monotonic())
-            if timeout_s <= 0:
-                raise DeadlineExceeded("the deadline of the safety call passed before the inference call")
-        metadata = ((REQUEST_ID_HEADER, rid),) if (rid := request_id.get()) else None
-        return {"timeout": timeout_s, "metadata": metadata}
+    def __init__(self, client: InferenceClient) -> None:
+        self._client = client
 
     async def chat(
         self,
         model: str,
-        messages: list[dict[str, Any]],
+        messages: list[dict],
         *,
         max_tokens: int,
         seed: int,
@@ -82,10 +48,7 @@ class InferenceClient:
         )
         for message in messages:
             request.messages.add().struct_value.update(message)
-        try:
-            reply = await self._inference.CreateChatCompletion(request, **self._call_options(timeout_s))
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc, f"chat completion on `{model}`") from None
+        reply = await self._client.chat_completion(request, timeout_s=timeout_s, refused_as=FailedPrecondition)
         if not reply.choices:
             raise StackmeshError(f"chat completion on `{model}` returned no choices", reason="inference_failed")
         return reply.choices[0].message.content
@@ -96,10 +59,7 @@ class InferenceClient:
         for start in range(0, len(texts), EMBED_BATCH):
             request = pb.CreateEmbeddingsRequest(model=model)
             request.input.list_value.extend(texts[start : start + EMBED_BATCH])
-            try:
-                reply = await self._inference.CreateEmbeddings(request, **self._call_options(timeout_s))
-            except grpc.aio.AioRpcError as exc:
-                raise _error(exc, f"embeddings on `{model}`") from None
+            reply = await self._client.embeddings(request, timeout_s=timeout_s, refused_as=FailedPrecondition)
             rows.extend([v.number_value for v in item.embedding.list_value.values] for item in reply.data)
         vectors = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -107,13 +67,5 @@ class InferenceClient:
 
     async def get_model(self, model: str, *, timeout_s: float) -> ModelInfo | None:
         """The registered model, or None when the inference service does not know it."""
-        try:
-            reply = await self._models.GetModel(pb.GetModelRequest(model=model), **self._call_options(timeout_s))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise _error(exc, f"looking up model `{model}`") from None
-        return ModelInfo(reply.id, reply.model_type)
-
-    async def close(self) -> None:
-        await self._channel.close()
+        reply = await self._client.get_model(model, timeout_s=timeout_s, refused_as=FailedPrecondition)
+        return None if reply is None else ModelInfo(reply.id, reply.model_type)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 
 from stackmesh.safety.v1 import safety_service_pb2 as pb
 from stackmesh.safety.v1 import safety_service_pb2_grpc as pb_grpc
 from stackmesh.safety.v1 import shield_pb2
-from stackmesh_safety import inference_client
+from stackmesh_common.protojson import from_json, plain
 from stackmesh_safety.messages import Message, moderation_inputs, parse_messages
 from stackmesh_safety.moderation import ModerationResult, merge
 from stackmesh_safety.providers.base import Shield, ShieldResult
@@ -37,17 +35,6 @@ def shield_to_proto(shield: Shield) -> shield_pb2.Shield:
     )
 
 
-@contextmanager
-def _deadline_of(context: grpc.aio.ServicerContext) -> Iterator[None]:
-    """Makes the caller's deadline bound every inference call made while serving it."""
-    remaining = context.time_remaining()
-    token = inference_client.deadline.set(time.monotonic() + remaining if remaining is not None else None)
-    try:
-        yield
-    finally:
-        inference_client.deadline.reset(token)
-
-
 async def run(shields: ShieldRegistry, shield: Shield, messages: list[Message], params: dict[str, Any]) -> ShieldResult:
     return await shields.provider(shield).run_shield(shield, messages, {**shield.params, **params})
 
@@ -63,13 +50,12 @@ class ShieldsServicer(pb_grpc.ShieldsServiceServicer):
         return shield_to_proto(await self.shields.resolve(request.identifier, param="identifier"))
 
     async def RegisterShield(self, request: pb.RegisterShieldRequest, context: grpc.aio.ServicerContext) -> shield_pb2.Shield:
-        with _deadline_of(context):
-            shield = await self.shields.register(
-                shield_id=request.shield_id,
-                provider_shield_id=request.provider_shield_id,
-                provider_id=request.provider_id,
-                params=json_format.MessageToDict(request.params),
-            )
+        shield = await self.shields.register(
+            shield_id=request.shield_id,
+            provider_shield_id=request.provider_shield_id,
+            provider_id=request.provider_id,
+            params=plain(request.params),
+        )
         return shield_to_proto(shield)
 
     async def UnregisterShield(self, request: pb.UnregisterShieldRequest, context: Any) -> empty_pb2.Empty:
@@ -77,23 +63,31 @@ class ShieldsServicer(pb_grpc.ShieldsServiceServicer):
         return empty_pb2.Empty()
 
 
+def _violation_json(result: ShieldResult) -> dict[str, Any] | None:
+    """Llama Stack's `violation` JSON, None when nothing was flagged. Responses are parsed from
+    it: a typed field is then left unset, and a JSON-valued one (Value, Struct) holds `null`,
+    which is what REST clients expect to read."""
+    violation = result.violation
+    if violation is None:
+        return None
+    return {"violation_level": violation.level, "user_message": violation.user_message, "metadata": violation.metadata}
+
+
 class SafetyServicer(pb_grpc.SafetyServiceServicer):
     def __init__(self, shields: ShieldRegistry) -> None:
         self.shields = shields
 
-    async def RunShield(self, request: pb.RunShieldRequest, context: grpc.aio.ServicerContext) -> pb.RunShieldResponse:
+    async def _run_shield(self, request: pb.RunShieldRequest) -> dict[str, Any]:
         shield = await self.shields.resolve(request.shield_id)
-        messages = parse_messages([json_format.MessageToDict(value) for value in request.messages])
-        with _deadline_of(context):
-            result = await run(self.shields, shield, messages, json_format.MessageToDict(request.params))
-        if result.violation is None:
-            return pb.RunShieldResponse()
-        violation = result.violation
-        return pb.RunShieldResponse(
-            violation=pb.SafetyViolation(
-                violation_level=violation.level, user_message=violation.user_message, metadata=_struct(violation.metadata)
-            )
-        )
+        messages = parse_messages([plain(value) for value in request.messages])
+        result = await run(self.shields, shield, messages, plain(request.params))
+        return {"violation": _violation_json(result)}
+
+    async def RunShield(self, request: pb.RunShieldRequest, context: grpc.aio.ServicerContext) -> pb.RunShieldResponse:
+        return from_json(await self._run_shield(request), pb.RunShieldResponse)
+
+    async def RunShieldHttp(self, request: pb.RunShieldRequest, context: grpc.aio.ServicerContext) -> struct_pb2.Struct:
+        return from_json(await self._run_shield(request), struct_pb2.Struct)
 
 
 def _result_to_proto(result: ModerationResult) -> pb.ModerationResult:
@@ -114,14 +108,13 @@ class ModerationsServicer(pb_grpc.ModerationsServiceServicer):
         self.shields = shields
 
     async def CreateModeration(self, request: pb.CreateModerationRequest, context: grpc.aio.ServicerContext) -> pb.ModerationObject:
-        inputs = moderation_inputs(json_format.MessageToDict(request.input) if request.HasField("input") else None)
+        inputs = moderation_inputs(plain(request.input) if request.HasField("input") else None)
         shields = await self.shields.for_moderation(request.model)
-        with _deadline_of(context):
-            # Every (input, shield) pair at once: shields are independent, and the slow ones
-            # (a guard model) should not queue behind each other.
-            runs = await asyncio.gather(
-                *(run(self.shields, shield, [Message("user", text)], {}) for text in inputs for shield in shields)
-            )
+        # Every (input, shield) pair at once: shields are independent, and the slow ones
+        # (a guard model) should not queue behind each other.
+        runs = await asyncio.gather(
+            *(run(self.shields, shield, [Message("user", text)], {}) for text in inputs for shield in shields)
+        )
         per_input = [
             merge([(shield.identifier, runs[i * len(shields) + j]) for j, shield in enumerate(shields)]) for i in range(len(inputs))
         ]

@@ -1,33 +1,41 @@
-"""Builds the vector_io service: runtime, in-process ingestion workers, expiry sweeper, servicers."""
+"""The vector_io service: Files, vector stores on pluggable providers, durable ingestion."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass
 
-from stackmesh.inspect.v1 import inspect_service_pb2_grpc as inspect_grpc
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as files_grpc
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
-from stackmesh_common.config import StackConfig
-from stackmesh_common.inspect import InspectServicer
-from stackmesh_common.jobs import JobWorker
-from stackmesh_common.server import Servicer
+from stackmesh_common.config import ConfigError
+from stackmesh_common.jobs import JobQueue
+from stackmesh_common.service import ServiceContext, ServiceSpec
+from stackmesh_vector_io import providers
+from stackmesh_vector_io.embeddings import EmbeddingClient
+from stackmesh_vector_io.files import FileRepository
 from stackmesh_vector_io.files_servicer import FilesServicer
-from stackmesh_vector_io.runtime import SERVICE, Runtime, open_runtime
+from stackmesh_vector_io.ingestion import IngestionQueue, Ingestor, job_kind
+from stackmesh_vector_io.objects import LocalDirectoryStore
+from stackmesh_vector_io.providers.base import ProviderContext
 from stackmesh_vector_io.service import VectorIOService
+from stackmesh_vector_io.settings import Settings
+from stackmesh_vector_io.stores import StoreRepository
 from stackmesh_vector_io.stores_servicer import VectorStoresServicer
 from stackmesh_vector_io.vector_io_servicer import VectorIOServicer
 
 log = logging.getLogger("stackmesh.vector_io")
 
-FILES = "stackmesh.vector_io.v1.FilesService"
-VECTOR_STORES = "stackmesh.vector_io.v1.VectorStoresService"
-VECTOR_IO = "stackmesh.vector_io.v1.VectorIOService"
-INSPECT = "stackmesh.inspect.v1.InspectService"
+SERVICE = "vector_io"
 # How often expired files are deleted.
 SWEEP_INTERVAL_S = 60.0
+
+
+def data_dir(ctx: ServiceContext):
+    return ctx.config.state_dir / "data" / SERVICE
+
+
+def provider_context(ctx: ServiceContext) -> ProviderContext:
+    return ProviderContext(postgres=ctx.config.postgres, schema=SERVICE, data_dir=data_dir(ctx))
 
 
 async def sweep_expired_files(service: VectorIOService) -> None:
@@ -40,41 +48,39 @@ async def sweep_expired_files(service: VectorIOService) -> None:
             log.exception("sweeping expired files failed")
 
 
-@dataclass
-class VectorIOApp:
-    servicers: list[Servicer]
-    runtime: Runtime
-    worker: JobWorker | None
-    sweeper: asyncio.Task[None]
-    draining: asyncio.Event
+async def setup(ctx: ServiceContext) -> None:
+    settings: Settings = ctx.settings
+    if not ctx.providers:
+        raise ConfigError("the vector_io service needs at least one provider (remote::pgvector, inline::sqlite-vec)")
+    default_provider = settings.default_provider_id or ctx.providers[0].provider_id
+    if default_provider not in ctx.provider_impls:
+        raise ConfigError(f"settings.default_provider_id {default_provider!r} is not a provider of the vector_io service")
+    objects = LocalDirectoryStore(settings.files_dir or data_dir(ctx) / "files")
+    files = FileRepository(ctx.pool, objects)
+    stores = StoreRepository(ctx.pool)
+    embedder = EmbeddingClient(ctx.peers.inference, settings.inference_timeout_s, settings.embedding_batch_size)
+    kind = job_kind(settings.ingestion)
+    assert ctx.nats is not None
+    if not ctx.serving or settings.ingestion.in_process:
+        ingestor = Ingestor(stores, files, objects, ctx.provider_impls, embedder)
+        await ctx.start_worker(kind, ingestor, settings.ingestion.concurrency)
+    if not ctx.serving:
+        return
+    queue = IngestionQueue(JobQueue(ctx.nats, ctx.pool), kind)
+    service = VectorIOService(settings, ctx.provider_impls, default_provider, stores, files, embedder, queue, draining=ctx.draining)
+    ctx.background(sweep_expired_files(service), "expired-files")
+    upload_limit = ctx.config.gateway.max_upload_bytes
+    ctx.add_servicer(FilesServicer(files, objects, upload_limit, service.detach_everywhere), files_grpc.add_FilesServiceServicer_to_server)
+    ctx.add_servicer(VectorStoresServicer(service), pb_grpc.add_VectorStoresServiceServicer_to_server)
+    ctx.add_servicer(VectorIOServicer(service), pb_grpc.add_VectorIOServiceServicer_to_server)
 
-    async def close(self) -> None:
-        self.sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.sweeper
-        if self.worker is not None:
-            await self.worker.stop()
-        await self.runtime.close()
 
-
-async def build(config: StackConfig) -> VectorIOApp:
-    runtime = await open_runtime(config)
-    service = runtime.service
-    worker = None
-    if service.settings.ingestion.in_process:
-        worker = runtime.worker()
-        await worker.start()
-    hosted = [FILES, VECTOR_STORES, VECTOR_IO]
-    servicers = [
-        Servicer(
-            FilesServicer(service.files, service.files.objects, config.gateway.max_upload_bytes, service.detach_everywhere),
-            files_grpc.add_FilesServiceServicer_to_server,
-            FILES,
-        ),
-        Servicer(VectorStoresServicer(service), pb_grpc.add_VectorStoresServiceServicer_to_server, VECTOR_STORES),
-        Servicer(VectorIOServicer(service), pb_grpc.add_VectorIOServiceServicer_to_server, VECTOR_IO),
-        Servicer(
-            InspectServicer(SERVICE, config, runtime.loaded, hosted), inspect_grpc.add_InspectServiceServicer_to_server, INSPECT
-        ),
-    ]
-    return VectorIOApp(servicers, runtime, worker, asyncio.create_task(sweep_expired_files(service)), asyncio.Event())
+SPEC = ServiceSpec(
+    name=SERVICE,
+    setup=setup,
+    migrations="stackmesh_vector_io.migrations",
+    providers=providers.registry,
+    settings=Settings,
+    provider_context=provider_context,
+    uses_nats=True,
+)

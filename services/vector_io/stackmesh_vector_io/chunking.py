@@ -47,12 +47,27 @@ def auto_strategy(context_length: int | None) -> Strategy:
     return Strategy(size, size // 2)
 
 
+def _contextual_refused(config: vs_pb.ContextualChunkingConfig, param: str) -> InvalidArgument:
+    """Llama Stack's contextual chunking has an LLM situate each chunk in its document; it needs
+    a model, and this server has no default one. With a model, the strategy is still refused:
+    ingestion does not call LLMs yet."""
+    if not config.model_id:
+        return InvalidArgument(
+            f"`{param}.contextual.model_id` is required: contextual chunking needs a model to situate each chunk",
+            param=f"{param}.contextual.model_id",
+        )
+    return InvalidArgument(
+        f"the `contextual` chunking strategy is not supported yet (model `{config.model_id}`); use `auto` or `static`",
+        param=f"{param}.type",
+    )
+
+
 def resolve(strategy: vs_pb.ChunkingStrategy | None, context_length: int | None, param: str = "chunking_strategy") -> Strategy:
     """The static strategy a request asks for; a bad one is a 400 naming its field."""
     if strategy is None or strategy.type in ("", "auto"):
         return auto_strategy(context_length)
     if strategy.type == "contextual":
-        raise InvalidArgument("the `contextual` chunking strategy is not supported; use `auto` or `static`", param=f"{param}.type")
+        raise _contextual_refused(strategy.contextual, param)
     if strategy.type != "static":
         raise InvalidArgument(f"`{param}.type` must be `auto` or `static`, got {strategy.type!r}", param=f"{param}.type")
     static = strategy.static

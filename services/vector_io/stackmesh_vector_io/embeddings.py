@@ -13,18 +13,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
 from stackmesh.inference.v1 import inference_service_pb2 as inference_pb
-from stackmesh.inference.v1 import inference_service_pb2_grpc as inference_grpc
-from stackmesh_common.errors import DeadlineExceeded, InvalidArgument, StackmeshError, Unavailable
-from stackmesh_common.server import MAX_MESSAGE_BYTES
+from stackmesh_common.errors import InvalidArgument
+from stackmesh_common.peers import InferenceClient
 
 # Calls in flight per model: one being computed, one being sent or decoded.
 MAX_IN_FLIGHT = 2
-_REFUSALS = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 @dataclass(frozen=True)
@@ -33,14 +30,6 @@ class EmbeddingModel:
     dimension: int
     # Tokens the model reads; longer inputs are truncated. None when the model does not say.
     context_length: int | None
-
-
-def _error(exc: grpc.aio.AioRpcError, what: str, param: str) -> StackmeshError:
-    if exc.code() in _REFUSALS:
-        return InvalidArgument(f"the inference service refused {what}: {exc.details()}", param=param)
-    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"the inference service did not answer {what} in time")
-    return Unavailable(f"the inference service is unavailable for {what}: {exc.code().name} {exc.details()}")
 
 
 class _Batcher:
@@ -85,23 +74,17 @@ class _Batcher:
 
 
 class EmbeddingClient:
-    def __init__(self, address: str, timeout_s: float, batch_size: int) -> None:
-        self._channel = grpc.aio.insecure_channel(
-            address,
-            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
-        )
-        self._inference = inference_grpc.InferenceServiceStub(self._channel)
-        self._models = inference_grpc.ModelsServiceStub(self._channel)
+    def __init__(self, inference: InferenceClient, timeout_s: float, batch_size: int) -> None:
+        self._inference = inference
         self._timeout_s = timeout_s
         self._batch_size = batch_size
         self._batchers: dict[tuple[str, int | None], _Batcher] = {}
 
     async def model(self, name: str) -> EmbeddingModel:
         """The embedding model `name` as the inference service knows it; a 400 if it is not one."""
-        try:
-            model = await self._models.GetModel(inference_pb.GetModelRequest(model=name), timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc, f"embedding model `{name}`", "embedding_model") from None
+        model = await self._inference.get_model(name, timeout_s=self._timeout_s, refused_as=InvalidArgument, param="embedding_model")
+        if model is None:
+            raise InvalidArgument(f"the embedding model `{name}` does not exist", param="embedding_model")
         if model.model_type != "embedding":
             raise InvalidArgument(f"model `{name}` is a {model.model_type} model, not an embedding model", param="embedding_model")
         metadata = dict(model.metadata)
@@ -116,10 +99,9 @@ class EmbeddingClient:
             model=model, input=struct_pb2.Value(list_value=struct_pb2.ListValue()), encoding_format="base64", dimensions=dimensions
         )
         request.input.list_value.extend(texts)
-        try:
-            response = await self._inference.CreateEmbeddings(request, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc, f"embeddings of model `{model}`", "embedding_model") from None
+        response = await self._inference.embeddings(
+            request, timeout_s=self._timeout_s, refused_as=InvalidArgument, param="embedding_model"
+        )
         items = sorted(response.data, key=lambda item: item.index)
         return np.stack([np.frombuffer(base64.b64decode(item.embedding.string_value), dtype="<f4") for item in items])
 
@@ -129,6 +111,3 @@ class EmbeddingClient:
         if key not in self._batchers:
             self._batchers[key] = _Batcher(lambda batch: self._create(model, dimensions, batch), self._batch_size)
         return await self._batchers[key].embed(texts)
-
-    async def close(self) -> None:
-        await self._channel.close()

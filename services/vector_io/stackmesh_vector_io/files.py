@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
+from stackmesh_common.paging import FILES, Page, page_limit, sort_order
 from stackmesh_vector_io.objects import ObjectStore
-from stackmesh_common.paging import Page, page_limit, sort_order
 
 log = logging.getLogger("stackmesh.vector_io.files")
 
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+PURPOSES = ("assistants", "batch", "batch_output", "fine-tune", "vision", "user_data", "evals")
 MIN_EXPIRY_S, MAX_EXPIRY_S = 3600, 30 * 24 * 3600
-MAX_FILES_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class FileRepository:
         return {row[0]: FileRecord(*row) for row in rows}
 
     async def list(self, after: str, limit: int | None, order: str, purpose: str) -> Page[FileRecord]:
-        limit = page_limit(limit, default=MAX_FILES_PAGE, maximum=MAX_FILES_PAGE)
+        limit = page_limit(limit, FILES)
         order = sort_order(order)
         clauses, args = [_LIVE], [int(time.time())]
         if purpose:

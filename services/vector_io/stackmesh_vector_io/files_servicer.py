@@ -11,9 +11,9 @@ from google.api import httpbody_pb2
 from stackmesh.vector_io.v1 import file_pb2
 from stackmesh.vector_io.v1 import files_service_pb2 as pb
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as pb_grpc
+from stackmesh_common.call_context import principal
 from stackmesh_common.errors import InvalidArgument, PayloadTooLarge
 from stackmesh_vector_io.files import FileRecord, FileRepository, NewFile, check_new_file, new_file_id
-from stackmesh_vector_io.identity import caller
 from stackmesh_vector_io.multipart import MultipartUpload
 from stackmesh_vector_io.objects import ObjectStore
 
@@ -117,7 +117,7 @@ class FilesServicer(pb_grpc.FilesServiceServicer):
 
     async def _record(self, file_id: str, new: NewFile, size: int, context: Any) -> FileRecord:
         try:
-            return await self.files.add(file_id, new, size, caller(context))
+            return await self.files.add(file_id, new, size, principal.get())
         except BaseException:
             await self.objects.delete(file_id)
             raise

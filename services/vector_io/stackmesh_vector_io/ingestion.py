@@ -14,11 +14,9 @@ import logging
 import time
 from typing import Any
 
-from nats.aio.client import Client as NatsClient
-
-from stackmesh.common.v1 import job_pb2
+from stackmesh.vector_io.v1 import ingestion_pb2
 from stackmesh_common.errors import InvalidArgument, NotFound
-from stackmesh_common.jobs import Delivery, JobKind, PermanentJobError, submit
+from stackmesh_common.jobs import JobContext, JobKind, JobQueue, JobRecord, PermanentJobError
 from stackmesh_vector_io.chunking import TOKENIZER, Strategy, split
 from stackmesh_vector_io.embeddings import EmbeddingClient
 from stackmesh_vector_io.files import FileRepository
@@ -50,26 +48,18 @@ class IngestionFailed(PermanentJobError):
 class IngestionQueue:
     """Enqueues the ingestion job of each attached file."""
 
-    def __init__(self, nc: NatsClient, kind: JobKind) -> None:
-        self.nc = nc
+    def __init__(self, queue: JobQueue, kind: JobKind) -> None:
+        self.queue = queue
         self.kind = kind
 
     async def enqueue(self, files: list[StoreFileRecord]) -> None:
-        now = int(time.time())
-
         async def one(record: StoreFileRecord) -> None:
-            job = job_pb2.Job(
-                id=f"ingest_{record.vector_store_id}_{record.file_id}_{record.generation}",
-                kind=KIND,
-                state=job_pb2.JOB_STATE_SCHEDULED,
-                created_at=now,
-                metadata={
-                    "vector_store_id": record.vector_store_id,
-                    "file_id": record.file_id,
-                    "generation": str(record.generation),
-                },
+            payload = ingestion_pb2.FileIngestionJob(
+                vector_store_id=record.vector_store_id, file_id=record.file_id, generation=record.generation
             )
-            await submit(self.nc, self.kind, job, dedupe_id=job.id)
+            # The id names the attachment's generation: submitting it twice is one job.
+            job_id = f"ingest_{record.vector_store_id}_{record.file_id}_{record.generation}"
+            await self.queue.submit(self.kind, job_id, payload, total=1)
 
         await asyncio.gather(*(one(record) for record in files))
 
@@ -94,10 +84,11 @@ class Ingestor:
         self.providers = providers
         self.embedder = embedder
 
+    payload_type = ingestion_pb2.FileIngestionJob
+
     @staticmethod
-    def _target(delivery: Delivery) -> tuple[str, str, int]:
-        meta = delivery.job.metadata
-        return meta["vector_store_id"], meta["file_id"], int(meta["generation"])
+    def _target(payload: ingestion_pb2.FileIngestionJob) -> tuple[str, str, int]:
+        return payload.vector_store_id, payload.file_id, payload.generation
 
     async def _wanted(self, store_id: str, file_id: str, generation: int) -> StoreFileRecord | None:
         try:
@@ -106,16 +97,16 @@ class Ingestor:
             return None
         return record if record.status == "in_progress" and record.generation == generation else None
 
-    async def run(self, delivery: Delivery) -> None:
-        store_id, file_id, generation = self._target(delivery)
+    async def run(self, job: JobContext) -> dict[str, Any] | None:
+        store_id, file_id, generation = self._target(job.payload)
         record = await self._wanted(store_id, file_id, generation)
         if record is None:
             log.info("ingestion of %s into %s is no longer wanted", file_id, store_id)
-            return
+            return None
         try:
             store = await self.stores.get_store(store_id)
         except NotFound:
-            return  # deleted meanwhile, with its files
+            return None  # deleted meanwhile, with its files
         try:
             file = await self.files.get(file_id)
             data = await self.objects.read(file.object_key)
@@ -135,10 +126,11 @@ class Ingestor:
                 raise IngestionFailed(SERVER_ERROR, exc.message) from None
             log.info(
                 "ingest progress",
-                extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "embedded": len(vectors), "total": len(pieces), "attempt": delivery.attempt}},
+                extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "embedded": len(vectors), "total": len(pieces), "attempt": job.attempt}},
             )
+            await job.progress(len(vectors), len(pieces), "embedding")
             if len(vectors) < len(pieces) and await self._wanted(store_id, file_id, generation) is None:
-                return
+                return None
         now = int(time.time())
         chunks = [
             StoredChunk(
@@ -155,10 +147,11 @@ class Ingestor:
         ]
         async with self.stores.claim(store_id, file_id, generation) as claim:
             if claim is None:
-                return
+                return None
             await self.providers[store.provider_id].replace_file_chunks(store_id, file_id, chunks)
             await claim.complete(len(chunks), sum(len(c.text.encode()) for c in chunks))
         log.info("ingested", extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "chunks": len(chunks)}})
+        return {"chunks": len(chunks)}
 
     @staticmethod
     def _chunk_metadata(
@@ -176,10 +169,15 @@ class Ingestor:
             "chunk_embedding_dimension": dimension,
         }
 
-    async def give_up(self, delivery: Delivery, error: BaseException) -> None:
-        store_id, file_id, generation = self._target(delivery)
+    async def failed(self, job: JobContext, error: BaseException) -> None:
+        store_id, file_id, generation = self._target(job.payload)
         if isinstance(error, IngestionFailed):
             code, message = error.code, error.message
         else:
-            code, message = SERVER_ERROR, f"ingestion failed {delivery.attempt} times; last error: {error}"
+            code, message = SERVER_ERROR, f"ingestion failed {job.attempt} times; last error: {error}"
         await self.stores.fail(store_id, file_id, generation, code, message)
+
+    async def cancelled_unstarted(self, record: JobRecord) -> None:
+        # Ingestion jobs are not cancelled through the queue: a detached file's job finds
+        # its row gone and does nothing.
+        return None

@@ -1,8 +1,9 @@
 """What the servicers share: providers, repositories, the embedder and the ingestion queue, and
-the operations that span them (attach, detach, file existence, chunking defaults)."""
+the operations that span them (attach and wait for ingestion, detach, file existence, chunking defaults)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
@@ -13,7 +14,8 @@ from stackmesh_vector_io.files import FileRepository
 from stackmesh_vector_io.ingestion import SERVER_ERROR, IngestionQueue
 from stackmesh_vector_io.providers.base import VectorIOProvider
 from stackmesh_vector_io.settings import Settings
-from stackmesh_vector_io.stores import Attachment, StoreFileRecord, StoreRecord, StoreRepository
+from stackmesh_vector_io.stores import Attachment, BatchRecord, StoreFileRecord, StoreRecord, StoreRepository
+from stackmesh_vector_io.waiting import poll_until, wait_budget
 
 
 @dataclass
@@ -25,6 +27,9 @@ class VectorIOService:
     files: FileRepository
     embedder: EmbeddingClient
     queue: IngestionQueue
+    # Set when the service begins shutting down: attach calls stop waiting for ingestion and
+    # answer with what they have, rather than be cut off when the drain's grace period ends.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
     # Embedding models by id: their dimension and context length do not change while registered.
     _models: dict[str, EmbeddingModel] = field(default_factory=dict)
 
@@ -67,6 +72,26 @@ class VectorIOService:
                 await self.stores.fail(store_id, record.file_id, record.generation, SERVER_ERROR, str(exc))
             raise
         return records
+
+    async def settled_file(self, attached: StoreFileRecord, time_remaining: float | None) -> StoreFileRecord:
+        """The attached file once its ingestion ended, or as it is when the wait runs out."""
+        return await poll_until(
+            attached,
+            lambda: self.stores.get_file(attached.vector_store_id, attached.file_id),
+            lambda record: record.status != "in_progress",
+            wait_budget(self.settings.attach_wait_s, time_remaining),
+            self.draining,
+        )
+
+    async def settled_batch(self, store_id: str, batch_id: str, time_remaining: float | None) -> BatchRecord:
+        """The batch once none of its files is in progress, or as it is when the wait runs out."""
+        return await poll_until(
+            await self.stores.get_batch(store_id, batch_id),
+            lambda: self.stores.get_batch(store_id, batch_id),
+            lambda batch: batch.status != "in_progress",
+            wait_budget(self.settings.attach_wait_s, time_remaining),
+            self.draining,
+        )
 
     async def detach(self, store_id: str, provider_id: str, file_id: str) -> None:
         # The row goes first: an ingestion holding it finishes before, one not yet there does nothing.

@@ -34,4 +34,8 @@ class Settings(_Strict):
     inference_timeout_s: float = Field(default=60.0, gt=0)
     # Texts per embeddings call; concurrent ingestions share calls up to this size.
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    # Seconds attaching a file or a file batch waits for ingestion to end before answering, so
+    # the create call reports `completed` or `failed` (Llama Stack clients expect the outcome);
+    # larger files still answer `in_progress`. Never past the caller's deadline; 0 answers at once.
+    attach_wait_s: float = Field(default=30.0, ge=0)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
-from stackmesh_common.paging import Page, page_limit, sort_order
+from stackmesh_common.paging import VECTOR_STORE_FILES, VECTOR_STORES, Page, page_limit, sort_order
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
 DAY_S = 24 * 3600
@@ -188,7 +188,7 @@ class StoreRepository:
         return row[0]
 
     async def list_stores(self, limit: int | None, order: str, after: str, before: str) -> Page[tuple[StoreRecord, StoreUsage]]:
-        limit, order = page_limit(limit), sort_order(order)
+        limit, order = page_limit(limit, VECTOR_STORES), sort_order(order)
         backwards = bool(before) and not after
         op, direction = _keyset(order, backwards)
         async with self.pool.connection() as conn:
@@ -285,7 +285,7 @@ class StoreRepository:
     async def list_files(
         self, store_id: str, limit: int | None, order: str, after: str, before: str, status: str, batch_id: str | None = None
     ) -> Page[StoreFileRecord]:
-        limit, order = page_limit(limit), sort_order(order)
+        limit, order = page_limit(limit, VECTOR_STORE_FILES), sort_order(order)
         if status and status not in STATUSES:
             raise InvalidArgument(f"`filter` must be one of {', '.join(STATUSES)}, got {status!r}", param="filter")
         clauses, args = ["vector_store_id = %s"], [store_id]

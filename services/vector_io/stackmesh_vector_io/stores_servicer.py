@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
 from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
+from stackmesh_common.call_context import principal
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument
+from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
 from stackmesh_vector_io.chunking import resolve
 from stackmesh_vector_io.filters import check_attributes
-from stackmesh_vector_io.identity import caller
 from stackmesh_vector_io.search import options, query_text, search
 from stackmesh_vector_io.service import VectorIOService
 from stackmesh_vector_io.stores import Attachment, new_batch_id, new_store_id
@@ -28,7 +28,7 @@ POLL_AFTER_MS = "250"
 
 
 def _metadata(message: Any) -> dict[str, Any]:
-    metadata = json_format.MessageToDict(message)
+    metadata = plain(message)
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidArgument(f"`metadata` may have at most {MAX_METADATA_KEYS} keys, got {len(metadata)}", param="metadata")
     return metadata
@@ -79,7 +79,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         await provider.create_store(store_id, dimension)
         try:
             record = await svc.stores.create_store(
-                store_id, request.name or None, caller(context), provider_id, model.id, dimension, metadata, days
+                store_id, request.name or None, principal.get(), provider_id, model.id, dimension, metadata, days
             )
         except BaseException:
             await provider.delete_store(store_id)
@@ -115,7 +115,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         record = await self.svc.stores.get_store(request.vector_store_id)
         if record.expired:
             raise FailedPrecondition(f"vector store `{record.id}` has expired", param="vector_store_id")
-        queries = query_text(json_format.MessageToDict(request.query) if request.HasField("query") else None)
+        queries = query_text(plain(request.query) if request.HasField("query") else None)
         if request.rewrite_query:
             raise InvalidArgument("`rewrite_query` is not supported; send the query to search for", param="rewrite_query")
         ranking = request.ranking_options
@@ -123,7 +123,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
             request.search_mode,
             request.max_num_results if request.HasField("max_num_results") else None,
             MAX_SEARCH_RESULTS,
-            json_format.MessageToDict(request.filters) if request.HasField("filters") else None,
+            plain(request.filters) if request.HasField("filters") else None,
             ranking.ranker,
             ranking.score_threshold if ranking.HasField("score_threshold") else None,
             ranking.alpha if ranking.HasField("alpha") else None,
@@ -144,16 +144,20 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
 
     # Files of a store.
 
-    async def CreateVectorStoreFile(self, request: pb.CreateVectorStoreFileRequest, context: Any) -> vs_pb.VectorStoreFile:
+    async def CreateVectorStoreFile(
+        self, request: pb.CreateVectorStoreFileRequest, context: grpc.aio.ServicerContext
+    ) -> vs_pb.VectorStoreFile:
         record = await self.svc.stores.get_store(request.vector_store_id)
         if not request.file_id:
             raise InvalidArgument("`file_id` is required", param="file_id")
-        attributes = check_attributes(json_format.MessageToDict(request.attributes))
+        attributes = check_attributes(plain(request.attributes))
         chunking = await self.svc.chunking(record, request.chunking_strategy if request.HasField("chunking_strategy") else None)
         await self.svc.files_exist([request.file_id])
         [attached] = await self.svc.attach(record.id, [Attachment(request.file_id, attributes, chunking.as_dict())], None)
-        await context.send_initial_metadata((("openai-poll-after-ms", POLL_AFTER_MS),))
-        return convert.store_file(attached)
+        settled = await self.svc.settled_file(attached, context.time_remaining())
+        if settled.status == "in_progress":
+            await context.send_initial_metadata((("openai-poll-after-ms", POLL_AFTER_MS),))
+        return convert.store_file(settled)
 
     async def ListVectorStoreFiles(self, request: pb.ListVectorStoreFilesRequest, context: Any) -> pb.ListVectorStoreFilesResponse:
         await self.svc.stores.get_store(request.vector_store_id)
@@ -172,7 +176,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
 
     async def UpdateVectorStoreFile(self, request: pb.UpdateVectorStoreFileRequest, context: Any) -> vs_pb.VectorStoreFile:
         store = await self.svc.stores.get_store(request.vector_store_id)
-        attributes = check_attributes(json_format.MessageToDict(request.attributes))
+        attributes = check_attributes(plain(request.attributes))
         record = await self.svc.stores.set_file_attributes(store.id, request.file_id, attributes)
         await self.svc.provider(store.provider_id).set_file_attributes(store.id, request.file_id, attributes)
         return convert.store_file(record)
@@ -203,7 +207,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
     # File batches.
 
     async def CreateVectorStoreFileBatch(
-        self, request: pb.CreateVectorStoreFileBatchRequest, context: Any
+        self, request: pb.CreateVectorStoreFileBatchRequest, context: grpc.aio.ServicerContext
     ) -> vs_pb.VectorStoreFileBatch:
         record = await self.svc.stores.get_store(request.vector_store_id)
         if bool(request.file_ids) == bool(request.files):
@@ -212,7 +216,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         if count > MAX_BATCH_FILES:
             raise InvalidArgument(f"a batch takes at most {MAX_BATCH_FILES} files, got {count}", param="file_ids")
         if request.file_ids:
-            attributes = check_attributes(json_format.MessageToDict(request.attributes))
+            attributes = check_attributes(plain(request.attributes))
             chunking = await self.svc.chunking(record, request.chunking_strategy if request.HasField("chunking_strategy") else None)
             attachments = [Attachment(f, attributes, chunking.as_dict()) for f in dict.fromkeys(request.file_ids)]
         else:
@@ -225,7 +229,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
                 attachments.append(
                     Attachment(
                         item.file_id,
-                        check_attributes(json_format.MessageToDict(item.attributes), f"{param}.attributes"),
+                        check_attributes(plain(item.attributes), f"{param}.attributes"),
                         (await self.svc.chunking(record, strategy, f"{param}.chunking_strategy")).as_dict(),
                     )
                 )
@@ -233,7 +237,10 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         await self.svc.files_exist([a.file_id for a in attachments])
         batch_id = new_batch_id()
         await self.svc.attach(record.id, attachments, batch_id)
-        return convert.batch(await self.svc.stores.get_batch(record.id, batch_id))
+        batch = await self.svc.settled_batch(record.id, batch_id, context.time_remaining())
+        if batch.status == "in_progress":
+            await context.send_initial_metadata((("openai-poll-after-ms", POLL_AFTER_MS),))
+        return convert.batch(batch)
 
     async def GetVectorStoreFileBatch(self, request: pb.GetVectorStoreFileBatchRequest, context: Any) -> vs_pb.VectorStoreFileBatch:
         await self.svc.stores.get_store(request.vector_store_id)

@@ -7,11 +7,12 @@ import uuid
 from typing import Any
 
 import numpy as np
-from google.protobuf import empty_pb2, json_format
+from google.protobuf import empty_pb2
 
 from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh_common.errors import InvalidArgument
+from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
 from stackmesh_vector_io.filters import is_scalar
 from stackmesh_vector_io.providers.base import StoredChunk
@@ -63,7 +64,7 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
         expires_at = int(time.time()) + request.ttl_seconds if request.HasField("ttl_seconds") else None
         texts, missing = [], []
         for index, chunk in enumerate(request.chunks):
-            texts.append(_text(json_format.MessageToDict(chunk.content), f"chunks[{index}].content"))
+            texts.append(_text(plain(chunk.content), f"chunks[{index}].content"))
             if not chunk.embedding:
                 missing.append(index)
             elif len(chunk.embedding) != store.embedding_dimension:
@@ -78,8 +79,8 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
         )
         chunks = []
         for index, (chunk, text) in enumerate(zip(request.chunks, texts)):
-            metadata = json_format.MessageToDict(chunk.metadata)
-            chunk_metadata = json_format.MessageToDict(chunk.chunk_metadata, preserving_proto_field_name=True)
+            metadata = plain(chunk.metadata)
+            chunk_metadata = plain(chunk.chunk_metadata)
             document = str(metadata.get("document_id") or chunk_metadata.get("document_id") or "")
             chunk_id = chunk.chunk_id or chunk.stored_chunk_id or str(uuid.uuid5(_CHUNK_NAMESPACE, f"{document}\0{text}"))
             chunks.append(
@@ -89,7 +90,7 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
                     position=index,
                     text=text,
                     embedding=np.asarray(chunk.embedding, dtype=np.float32) if chunk.embedding else next(computed),
-                    content=json_format.MessageToDict(chunk.content),
+                    content=plain(chunk.content),
                     metadata=metadata,
                     chunk_metadata={**chunk_metadata, "chunk_id": chunk_id},
                     # Raw chunks have no file; filters apply to their scalar metadata instead.
@@ -102,8 +103,8 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
 
     async def QueryChunks(self, request: pb.QueryChunksRequest, context: Any) -> pb.QueryChunksResponse:
         store = await self.svc.stores.get_store(request.vector_store_id or request.vector_db_id)
-        query = _text(json_format.MessageToDict(request.query) if request.HasField("query") else None, "query")
-        params = json_format.MessageToDict(request.params)
+        query = _text(plain(request.query) if request.HasField("query") else None, "query")
+        params = plain(request.params)
         ranker, alpha, impact_factor = _ranker(params)
         max_chunks = params.get("max_chunks")
         if max_chunks is not None and (not isinstance(max_chunks, (int, float)) or max_chunks != int(max_chunks)):

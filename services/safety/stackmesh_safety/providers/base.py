@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from stackmesh_common.config import ConfigError
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_safety.inference_client import InferenceClient
+from stackmesh_safety.inference_client import GuardInference
 from stackmesh_safety.messages import Message
 
 P = TypeVar("P", bound=BaseModel)
@@ -74,10 +74,10 @@ class ProviderContext:
     """What the service hands provider factories: its peers and a place for background work."""
 
     # The inference service, when the distribution has one.
-    inference: InferenceClient | None
+    inference: GuardInference | None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def require_inference(self, provider_type: str) -> InferenceClient:
+    def require_inference(self, provider_type: str) -> GuardInference:
         if self.inference is None:
             raise ConfigError(f"{provider_type} runs models of the inference service; add an `inference` service to the distribution")
         return self.inference

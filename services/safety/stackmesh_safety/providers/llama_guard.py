@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stackmesh_common.errors import InvalidArgument, StackmeshError
 from stackmesh_safety.detectors import llama_guard_format as lg
-from stackmesh_safety.inference_client import InferenceClient
+from stackmesh_safety.inference_client import GuardInference
 from stackmesh_safety.messages import Message
 from stackmesh_safety.providers.base import Shield, ShieldResult, Violation, parse_params
 
@@ -53,7 +53,7 @@ class ShieldParams(BaseModel):
 
 
 class LlamaGuardProvider:
-    def __init__(self, config: Config, inference: InferenceClient) -> None:
+    def __init__(self, config: Config, inference: GuardInference) -> None:
         self.config = config
         self.inference = inference
 

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from stackmesh_safety.detectors import injection_rules, similarity
-from stackmesh_safety.inference_client import InferenceClient
+from stackmesh_safety.inference_client import GuardInference
 from stackmesh_safety.messages import Message
 from stackmesh_safety.providers.base import Shield, ShieldResult, Violation, parse_params
 
@@ -50,7 +50,7 @@ class ShieldParams(BaseModel):
 
 
 class PromptGuardProvider:
-    def __init__(self, config: Config, inference: InferenceClient) -> None:
+    def __init__(self, config: Config, inference: GuardInference) -> None:
         self.config = config
         self.inference = inference
         self.knn = similarity.Knn(k=config.k)

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstackmesh/common/v1/job.proto\x12\x13stackmesh.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\">\n\x0bJobProgress\x12\x11\n\tcompleted\x18\x01 \x01(\x04\x12\r\n\x05total\x18\x02 \x01(\x04\x12\r\n\x05phase\x18\x03 \x01(\t\"\xf6\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.stackmesh.common.v1.JobState\x12\x32\n\x08progress\x18\x04 \x01(\x0b\x32 .stackmesh.common.v1.JobProgress\x12\x12\n\ncreated_at\x18\x05 \x01(\r\x12\x12\n\nstarted_at\x18\x06 \x01(\r\x12\x14\n\x0c\x63ompleted_at\x18\x07 \x01(\r\x12!\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.Status\x12\'\n\x06result\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x38\n\x08metadata\x18\n \x03(\x0b\x32&.stackmesh.common.v1.Job.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xa1\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_STATE_SCHEDULED\x10\x01\x12\x19\n\x15JOB_STATE_IN_PROGRESS\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstackmesh/common/v1/job.proto\x12\x13stackmesh.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\">\n\x0bJobProgress\x12\x11\n\tcompleted\x18\x01 \x01(\r\x12\r\n\x05total\x18\x02 \x01(\r\x12\r\n\x05phase\x18\x03 \x01(\t\"\xb1\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.stackmesh.common.v1.JobState\x12\x32\n\x08progress\x18\x04 \x01(\x0b\x32 .stackmesh.common.v1.JobProgress\x12\x12\n\ncreated_at\x18\x05 \x01(\r\x12\x12\n\nstarted_at\x18\x06 \x01(\r\x12\x14\n\x0c\x63ompleted_at\x18\x07 \x01(\r\x12!\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.Status\x12\'\n\x06result\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x38\n\x08metadata\x18\n \x03(\x0b\x32&.stackmesh.common.v1.Job.MetadataEntry\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\r\x12\r\n\x05owner\x18\x0c \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\r \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xa1\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_STATE_SCHEDULED\x10\x01\x12\x19\n\x15JOB_STATE_IN_PROGRESS\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOB_METADATAENTRY']._loaded_options = None
   _globals['_JOB_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=551
-  _globals['_JOBSTATE']._serialized_end=712
+  _globals['_JOBSTATE']._serialized_start=610
+  _globals['_JOBSTATE']._serialized_end=771
   _globals['_JOBPROGRESS']._serialized_start=109
   _globals['_JOBPROGRESS']._serialized_end=171
   _globals['_JOB']._serialized_start=174
-  _globals['_JOB']._serialized_end=548
-  _globals['_JOB_METADATAENTRY']._serialized_start=501
-  _globals['_JOB_METADATAENTRY']._serialized_end=548
+  _globals['_JOB']._serialized_end=607
+  _globals['_JOB_METADATAENTRY']._serialized_start=560
+  _globals['_JOB_METADATAENTRY']._serialized_end=607
 # @@protoc_insertion_point(module_scope)

@@ -179,3 +179,9 @@ class BatchOutputTokensDetails(_message.Message):
     REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
     reasoning_tokens: int
     def __init__(self, reasoning_tokens: _Optional[int] = ...) -> None: ...
+
+class BatchJob(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...

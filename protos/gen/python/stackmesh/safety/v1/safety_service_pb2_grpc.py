@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from stackmesh.safety.v1 import safety_service_pb2 as stackmesh_dot_safety_dot_v1_dot_safety__service__pb2
 from stackmesh.safety.v1 import shield_pb2 as stackmesh_dot_safety_dot_v1_dot_shield__pb2
 
@@ -250,6 +251,11 @@ class SafetyServiceStub:
                 request_serializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.SerializeToString,
                 response_deserializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldResponse.FromString,
                 _registered_method=True)
+        self.RunShieldHttp = channel.unary_unary(
+                '/stackmesh.safety.v1.SafetyService/RunShieldHttp',
+                request_serializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_struct__pb2.Struct.FromString,
+                _registered_method=True)
 
 
 class SafetyServiceServicer:
@@ -257,7 +263,16 @@ class SafetyServiceServicer:
     """
 
     def RunShield(self, request, context):
-        """Runs a shield on messages and reports a violation, if any.
+        """Runs a shield on messages and reports a violation, if any. No HTTP annotation; REST calls
+        go to RunShieldHttp.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunShieldHttp(self, request, context):
+        """RunShield for REST: Llama Stack's JSON, {"violation": null} when nothing is flagged
+        (the transcoder omits an unset message field, so the typed response cannot print null).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -270,6 +285,11 @@ def add_SafetyServiceServicer_to_server(servicer, server):
                     servicer.RunShield,
                     request_deserializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.FromString,
                     response_serializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldResponse.SerializeToString,
+            ),
+            'RunShieldHttp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunShieldHttp,
+                    request_deserializer=stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_struct__pb2.Struct.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -300,6 +320,33 @@ class SafetyService:
             '/stackmesh.safety.v1.SafetyService/RunShield',
             stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.SerializeToString,
             stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunShieldHttp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.safety.v1.SafetyService/RunShieldHttp',
+            stackmesh_dot_safety_dot_v1_dot_safety__service__pb2.RunShieldRequest.SerializeToString,
+            google_dot_protobuf_dot_struct__pb2.Struct.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,96 @@
+"""Channels to peers, with the interceptor that carries a call's context onto outgoing calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from stackmesh_common.call_context import ANONYMOUS, PRINCIPAL_HEADER, REQUEST_ID_HEADER, principal, request_id, time_left
+from stackmesh_common.config import StackConfig
+from stackmesh_common.errors import DeadlineExceeded
+from stackmesh_common.server import MAX_MESSAGE_BYTES
+from stackmesh_common.peers.files import FilesClient
+from stackmesh_common.peers.inference import InferenceClient
+from stackmesh_common.peers.vector_io import VectorIOClient
+
+_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # Notice a peer that vanished (a killed process, a dropped connection) within seconds.
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+]
+
+
+class CallContextInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """Adds the served call's request id and principal, and never lets a peer call outlive
+    the served call's deadline."""
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        if (rid := request_id.get()) and REQUEST_ID_HEADER not in metadata:
+            metadata.add(REQUEST_ID_HEADER, rid)
+        if (who := principal.get()) != ANONYMOUS and PRINCIPAL_HEADER not in metadata:
+            metadata.add(PRINCIPAL_HEADER, who)
+        timeout = details.timeout
+        left = time_left()
+        if left is not None:
+            if left <= 0:
+                raise DeadlineExceeded("the request's deadline passed before a call it needed could start")
+            timeout = left if timeout is None else min(timeout, left)
+        return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(details), request_iterator)
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(details), request_iterator)
+
+
+def peer_channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=_OPTIONS, interceptors=[CallContextInterceptor()])
+
+
+class Peers:
+    """One channel per peer service of the distribution, opened on first use."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self._config = config
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        if service not in self._channels:
+            self._channels[service] = peer_channel(self._config.service(service).address)
+        return self._channels[service]
+
+    def has(self, service: str) -> bool:
+        return service in self._config.services
+
+    @property
+    def inference(self) -> InferenceClient:
+        return InferenceClient(self.channel("inference"))
+
+    @property
+    def files(self) -> FilesClient:
+        return FilesClient(self.channel("vector_io"))
+
+    @property
+    def vector_io(self) -> VectorIOClient:
+        return VectorIOClient(self.channel("vector_io"))
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()

@@ -1,0 +1,62 @@
+"""The inference service as peers call it: chat, completions, embeddings, model look-up."""
+
+from __future__ import annotations
+
+import grpc
+
+from stackmesh.inference.v1 import inference_service_pb2 as pb
+from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from stackmesh.inference.v1 import model_pb2
+from stackmesh_common.errors import StackmeshError
+from stackmesh_common.peers.errors import peer_error
+
+PEER = "inference"
+
+
+class InferenceClient:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._inference = pb_grpc.InferenceServiceStub(channel)
+        self._models = pb_grpc.ModelsServiceStub(channel)
+
+    async def chat_completion(
+        self,
+        request: pb.CreateChatCompletionRequest,
+        *,
+        timeout_s: float,
+        refused_as: type[StackmeshError] | None = None,
+        param: str | None = None,
+    ) -> pb.ChatCompletion:
+        try:
+            return await self._inference.CreateChatCompletion(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(exc, PEER, f"chat completion on `{request.model}`", refused_as=refused_as, param=param) from None
+
+    async def completion(self, request: pb.CreateCompletionRequest, *, timeout_s: float) -> pb.Completion:
+        try:
+            return await self._inference.CreateCompletion(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(exc, PEER, f"completion on `{request.model}`") from None
+
+    async def embeddings(
+        self,
+        request: pb.CreateEmbeddingsRequest,
+        *,
+        timeout_s: float,
+        refused_as: type[StackmeshError] | None = None,
+        param: str | None = None,
+    ) -> pb.CreateEmbeddingsResponse:
+        try:
+            return await self._inference.CreateEmbeddings(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(exc, PEER, f"embeddings of `{request.model}`", refused_as=refused_as, param=param) from None
+
+    async def get_model(
+        self, model: str, *, timeout_s: float, refused_as: type[StackmeshError] | None = None, param: str | None = None
+    ) -> model_pb2.Model | None:
+        """The registered model, or None when the inference service does not know it."""
+        try:
+            return await self._models.GetModel(pb.GetModelRequest(model=model), timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise peer_error(exc, PEER, f"looking up model `{model}`", refused_as=refused_as, param=param) from None

@@ -1,0 +1,32 @@
+"""Vector stores as peers call them: search (the agents' file_search tool)."""
+
+from __future__ import annotations
+
+import grpc
+
+from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
+from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
+from stackmesh_common.errors import StackmeshError
+from stackmesh_common.peers.errors import peer_error
+
+PEER = "vector_io"
+
+
+class VectorIOClient:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stores = pb_grpc.VectorStoresServiceStub(channel)
+
+    async def search(
+        self,
+        request: pb.SearchVectorStoreRequest,
+        *,
+        timeout_s: float,
+        refused_as: type[StackmeshError] | None = None,
+        param: str | None = None,
+    ) -> pb.SearchVectorStoreResponse:
+        try:
+            return await self._stores.SearchVectorStore(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(
+                exc, PEER, f"searching vector store `{request.vector_store_id}`", refused_as=refused_as, param=param
+            ) from None

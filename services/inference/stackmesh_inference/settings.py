@@ -1,0 +1,32 @@
+"""The inference service's own settings (`services.inference.settings` in the distribution)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BatchSettings(_Strict):
+    # Run batch workers inside the service process; off when they run as
+    # `python -m stackmesh_inference.worker` processes of their own.
+    in_process: bool = True
+    # Batches one worker process runs at once.
+    concurrency: int = Field(default=2, ge=1, le=64)
+    # Requests of one batch in flight at once (the llama.cpp provider serves 8 slots).
+    requests_in_flight: int = Field(default=8, ge=1, le=256)
+    # Deadline of each request a batch sends to the inference API.
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    # Seconds without a heartbeat before the batch of a dead worker is redelivered.
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    # Deliveries of a batch before it fails.
+    max_deliver: int = Field(default=10, ge=1)
+    # OpenAI's limits on one input file.
+    max_requests: int = Field(default=50_000, ge=1)
+    max_input_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+
+
+class Settings(_Strict):
+    batches: BatchSettings = Field(default_factory=BatchSettings)
