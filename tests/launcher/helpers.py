@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,3 +103,42 @@ def wait_gone(processes: list[psutil.Process], timeout_s: float = 15.0) -> list[
 def descendants(besides: Sequence[psutil.Process] = ()) -> list[psutil.Process]:
     """This process's live descendants, except `besides` (another stack's, started by a fixture)."""
     return [proc for proc in running(psutil.Process().children(recursive=True)) if proc not in besides]
+
+
+class LauncherProcess:
+    """A LocalStack started by `script` in a child process (argv: distribution, state dir), so
+    a test can SIGKILL the launcher itself; on exit, kills it and anything it left behind."""
+
+    def __init__(self, directory: Path, script: str, services: str = "{echo: {port: 0}}") -> None:
+        self.state_dir = directory / "state"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(script), str(write_distribution(directory, services=services)), str(self.state_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.children: list[psutil.Process] = []
+
+    def read_line(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline()
+
+    def record_children(self) -> list[psutil.Process]:
+        self.children = psutil.Process(self.process.pid).children(recursive=True)
+        return self.children
+
+    def kill(self) -> list[psutil.Process]:
+        """SIGKILLs the launcher; the children still running after a while."""
+        self.process.kill()
+        self.process.wait()
+        return wait_gone(self.children)
+
+    def __enter__(self) -> "LauncherProcess":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.kill()
+        self.process.wait()
+        for proc in running(self.children):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+

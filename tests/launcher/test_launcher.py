@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import os
 import socket
 import subprocess
-import sys
-import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ import pytest
 from stackmesh_common.config import load_config
 from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack, RestartPolicy, StackStartError
-from tests.launcher.helpers import REPO, STACKMESH, descendants, running, serving, wait_gone, write_distribution
+from tests.launcher.helpers import REPO, STACKMESH, LauncherProcess, descendants, running, serving, wait_gone, write_distribution
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +145,7 @@ def test_stop_leaves_no_child_process_alive(tmp_path: Path, fake_services: Path)
 
 def test_children_die_with_the_supervisor(tmp_path: Path, fake_services: Path) -> None:
     """A SIGKILLed launcher leaves nothing behind: each child gets its stop signal from the kernel."""
-    supervisor_script = textwrap.dedent(
-        """
+    script = """
         import sys, time
         from stackmesh_launcher.stack import LocalStack
 
@@ -157,26 +153,10 @@ def test_children_die_with_the_supervisor(tmp_path: Path, fake_services: Path) -
         print("ready", flush=True)
         time.sleep(600)
         """
-    )
-    distribution = write_distribution(tmp_path, services="{echo: {port: 0}}")
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", supervisor_script, str(distribution), str(tmp_path / "state")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    orphans: list[psutil.Process] = []
-    try:
-        assert supervisor.stdout is not None and supervisor.stdout.readline() == "ready\n"
-        orphans = psutil.Process(supervisor.pid).children(recursive=True)
-        assert len(orphans) >= 5, orphans
-        supervisor.kill()
-        supervisor.wait()
-        assert wait_gone(orphans) == []
-    finally:
-        supervisor.kill()
-        for proc in running(orphans):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
+    with LauncherProcess(tmp_path, script) as launcher:
+        assert launcher.read_line() == "ready\n"
+        assert len(launcher.record_children()) >= 5, launcher.children
+        assert launcher.kill() == []
 
 
 def test_a_service_that_exits_fails_the_start_fast_with_its_log(tmp_path: Path, fake_services: Path) -> None:

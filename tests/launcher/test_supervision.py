@@ -11,8 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import textwrap
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 
 from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack, RestartPolicy
-from tests.launcher.helpers import REPO, STACKMESH, running, serving, wait_gone, write_distribution
+from tests.launcher.helpers import REPO, STACKMESH, LauncherProcess, running, serving, wait_gone, write_distribution
 
 
 def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -166,8 +164,7 @@ def test_a_crash_loop_stops_the_stack_with_a_clear_message(tmp_path: Path, fake_
 
 def test_restarted_children_die_with_the_supervisor(tmp_path: Path, fake_services: Path) -> None:
     """A process the supervisor restarted gets its stop signal from the kernel too when the launcher dies."""
-    supervisor_script = textwrap.dedent(
-        """
+    script = """
         import signal, sys, time
         from stackmesh_launcher.stack import LocalStack
 
@@ -178,26 +175,11 @@ def test_restarted_children_die_with_the_supervisor(tmp_path: Path, fake_service
         print("restarted", flush=True)
         time.sleep(600)
         """
-    )
-    distribution = write_distribution(tmp_path, services="{echo: {port: 0}}")
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", supervisor_script, str(distribution), str(tmp_path / "state")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    orphans: list[psutil.Process] = []
-    try:
-        assert supervisor.stdout is not None and supervisor.stdout.readline() == "restarted\n"
-        orphans = psutil.Process(supervisor.pid).children(recursive=True)
-        record = state.read(tmp_path / "state")
+    with LauncherProcess(tmp_path, script) as launcher:
+        assert launcher.read_line() == "restarted\n"
+        children = launcher.record_children()
+        record = state.read(launcher.state_dir)
         assert record is not None
         echo = next(c for c in record.components if c.name == "echo")
-        assert echo.restarts == 1 and echo.process.pid in [proc.pid for proc in orphans]
-        supervisor.kill()
-        supervisor.wait()
-        assert wait_gone(orphans) == []
-    finally:
-        supervisor.kill()
-        for proc in running(orphans):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
+        assert echo.restarts == 1 and echo.process.pid in [proc.pid for proc in children]
+        assert launcher.kill() == []

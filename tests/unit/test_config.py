@@ -97,3 +97,16 @@ def test_the_service_kit_rejects_unknown_settings_and_resource_kinds(tmp_path):
     text = BASE + "    resources: {shields: []}\n"
     with pytest.raises(ConfigError, match="no resources of kind shields; it takes: models"):
         _validate(SPEC, load_config(write(tmp_path, text), env={"PG_URL": "x"}))
+
+
+def test_a_seeded_resource_naming_an_unknown_provider_is_a_start_up_error(tmp_path):
+    from stackmesh_common.service import _validate
+    from stackmesh_safety.app import SPEC
+
+    text = BASE + """  safety:
+    port: 50052
+    providers: [{provider_id: pii, provider_type: inline::pii}]
+    resources: {shields: [{shield_id: s, provider_id: pi}]}
+"""
+    with pytest.raises(ConfigError, match="names provider 'pi'; safety providers: pii"):
+        _validate(SPEC, load_config(write(tmp_path, text), env={"PG_URL": "x"}))

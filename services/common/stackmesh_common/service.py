@@ -172,12 +172,19 @@ def _validate(spec: ServiceSpec, config: StackConfig) -> tuple[ServiceConfig, An
             f"service {spec.name!r} has no resources of kind {', '.join(sorted(unknown))}; "
             f"it takes: {', '.join(sorted(spec.resources)) or 'none'}"
         )
+    provider_ids = {p.provider_id for p in service.providers}
     resources: dict[str, list[Any]] = {}
     for kind, model in spec.resources.items():
         try:
             resources[kind] = [model.model_validate(item) for item in service.resources.get(kind, [])]
         except ValidationError as exc:
             raise ConfigError(f"invalid {kind} of service {spec.name!r}:\n{exc}") from None
+        for resource in resources[kind]:
+            if getattr(resource, "provider_id", None) not in (None, *provider_ids):
+                raise ConfigError(
+                    f"{kind} resource {resource.model_dump(exclude_defaults=True)} names provider {resource.provider_id!r}; "
+                    f"{spec.name} providers: {', '.join(sorted(provider_ids)) or 'none'}"
+                )
     return service, settings, resources
 
 

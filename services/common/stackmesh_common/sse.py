@@ -26,7 +26,7 @@ def _event(payload: dict) -> httpbody_pb2.HttpBody:
 
 def error_event(exc: BaseException) -> httpbody_pb2.HttpBody:
     if isinstance(exc, StackmeshError):
-        error = {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.reason}
+        error = exc.openai_error()
     else:
         log.error("stream failed", exc_info=exc)
         error = {"message": "internal error", "type": "api_error", "param": None, "code": "internal_error"}

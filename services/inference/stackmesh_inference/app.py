@@ -17,7 +17,7 @@ async def setup(ctx: ServiceContext) -> None:
     batches = await open_batches(ctx)
     if not ctx.serving:
         return
-    models = ModelRegistry(ctx.pool, {p.provider_id: p for p in ctx.providers})
+    models = ModelRegistry(ctx.pool, ctx.provider_impls)
     await models.start(ctx.resources["models"])
     store = CompletionStore(ctx.pool)
     store.start()

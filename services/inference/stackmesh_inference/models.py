@@ -9,7 +9,6 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_common.registry import LoadedProvider
 from stackmesh_common.resources import Resource, ResourceRegistry
 
 MODEL_TYPES = ("llm", "embedding", "rerank")
@@ -40,9 +39,8 @@ class ModelResource(BaseModel):
 class ModelRegistry:
     """Resolves a client's `model` (id, alias or `provider_id/id`) to a loaded model."""
 
-    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, LoadedProvider]) -> None:
-        impls = {provider_id: loaded.impl for provider_id, loaded in providers.items()}
-        self.registry = ResourceRegistry(pool, "models", impls, noun="model", activate=self._load, deactivate=self._unload)
+    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, Any]) -> None:
+        self.registry = ResourceRegistry(pool, "models", providers, noun="model", activate=self._load, deactivate=self._unload)
 
     def provider(self, model: RegisteredModel) -> Any:
         return self.registry.provider(model)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stackmesh.safety.v1 import safety_service_pb2_grpc as pb_grpc
-from stackmesh_common.config import ConfigError
 from stackmesh_common.service import ServiceContext, ServiceSpec
 from stackmesh_safety import providers
 from stackmesh_safety.inference_client import GuardInference
@@ -25,13 +24,7 @@ def provider_context(ctx: ServiceContext) -> ProviderContext:
 
 
 async def setup(ctx: ServiceContext) -> None:
-    provider_ids = {p.provider_id for p in ctx.providers}
-    for resource in ctx.resources["shields"]:
-        if resource.provider_id not in provider_ids:
-            raise ConfigError(
-                f"shield {resource.shield_id!r} names provider {resource.provider_id!r}; safety providers: {', '.join(sorted(provider_ids))}"
-            )
-    shields = ShieldRegistry(ctx.pool, {p.provider_id: p for p in ctx.providers})
+    shields = ShieldRegistry(ctx.pool, ctx.provider_impls)
     await shields.start(ctx.resources["shields"])
     ctx.add_servicer(ShieldsServicer(shields), pb_grpc.add_ShieldsServiceServicer_to_server)
     ctx.add_servicer(SafetyServicer(shields), pb_grpc.add_SafetyServiceServicer_to_server)

@@ -8,7 +8,6 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from stackmesh_common.errors import FailedPrecondition, NotFound
-from stackmesh_common.registry import LoadedProvider
 from stackmesh_common.resources import Resource, ResourceRegistry
 from stackmesh_safety.providers.base import SafetyProvider, Shield
 
@@ -37,9 +36,8 @@ def _shield(resource: Resource) -> Shield:
 
 
 class ShieldRegistry:
-    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, LoadedProvider]) -> None:
-        impls = {provider_id: loaded.impl for provider_id, loaded in providers.items()}
-        self.registry = ResourceRegistry(pool, "shields", impls, noun="shield", activate=self._check, list_unservable=True)
+    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, Any]) -> None:
+        self.registry = ResourceRegistry(pool, "shields", providers, noun="shield", activate=self._check, list_unservable=True)
         self._moderation: list[str] = []
 
     def provider(self, shield: Shield) -> SafetyProvider:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as files_grpc
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
@@ -30,7 +31,7 @@ SERVICE = "vector_io"
 SWEEP_INTERVAL_S = 60.0
 
 
-def data_dir(ctx: ServiceContext):
+def data_dir(ctx: ServiceContext) -> Path:
     return ctx.config.state_dir / "data" / SERVICE
 
 

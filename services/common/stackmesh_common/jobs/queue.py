@@ -12,7 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import BadRequestError
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import PRINCIPAL_HEADER, REQUEST_ID_HEADER, principal, request_id
+from stackmesh_common.call_context import REQUEST_ID_HEADER, principal, request_id
 from stackmesh_common.config import ConfigError, NatsConfig
 from stackmesh_common.jobs.store import JobRecord, JobStore
 
@@ -121,9 +121,8 @@ class JobQueue:
         record, created = await self.store.create(job_id, kind.name, payload, owner=principal.get(), metadata=metadata, total=total)
         if not created:
             return record
-        headers = {PRINCIPAL_HEADER: record.owner}
-        if rid := request_id.get():
-            headers[REQUEST_ID_HEADER] = rid
+        # The request id lets the worker's logs join the request's; the owner is in the record.
+        headers = {REQUEST_ID_HEADER: rid} if (rid := request_id.get()) else {}
         try:
             await publish(self.nc, kind, job_id, headers)
         except Exception as exc:

@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import ANONYMOUS, PRINCIPAL_HEADER, REQUEST_ID_HEADER, principal, request_id
+from stackmesh_common.call_context import REQUEST_ID_HEADER, principal, request_id
 from stackmesh_common.errors import NotFound
 from stackmesh_common.jobs.queue import JobKind, ensure_stream, publish
 from stackmesh_common.jobs.store import JobRecord, JobStore, error_of
@@ -87,6 +87,16 @@ class JobHandler(Protocol):
         """Records that a job was cancelled before any worker started it."""
 
 
+@dataclass
+class _Running:
+    """A job this runner is running: its task, its newest delivery (heartbeats and the final
+    ack go to it), and, once started, what its handler sees."""
+
+    task: asyncio.Task[None]
+    delivery: Msg
+    job: JobContext | None = None
+
+
 class JobRunner:
     """Runs up to `concurrency` jobs of one kind at a time."""
 
@@ -96,9 +106,7 @@ class JobRunner:
         self.kind = kind
         self.handler = handler
         self.concurrency = concurrency
-        self._running: dict[str, tuple[asyncio.Task[None], JobContext | None]] = {}
-        # The newest delivery of each running job: heartbeats and the final ack go to it.
-        self._deliveries: dict[str, Msg] = {}
+        self._running: dict[str, _Running] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._cancel_subscription: Any = None
@@ -113,8 +121,8 @@ class JobRunner:
     async def _on_cancel(self, message: Msg) -> None:
         job_id = message.data.decode()
         running = self._running.get(job_id)
-        if running is not None and running[1] is not None:
-            self._cancel(running[1])
+        if running is not None and running.job is not None:
+            self._cancel(running.job)
             # The canceller waits for this: once it answers, no new work starts.
             if message.reply:
                 with contextlib.suppress(Exception):
@@ -130,7 +138,7 @@ class JobRunner:
         while not self._stopping.is_set():
             free = self.concurrency - len(self._running)
             if free <= 0:
-                await asyncio.wait([task for task, _ in self._running.values()], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([r.task for r in self._running.values()], return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
                 messages = await subscription.fetch(free, timeout=FETCH_TIMEOUT_S)
@@ -148,16 +156,11 @@ class JobRunner:
                     # would delete the message, stranding the job if this run fails: keep it
                     # pending and let the running job answer for it.
                     await message.in_progress()
-                    self._deliveries[job_id] = message
+                    self._running[job_id].delivery = message
                     continue
-                task = asyncio.create_task(self._handle(message, job_id))
-                self._running[job_id] = (task, None)
-                self._deliveries[job_id] = message
-                task.add_done_callback(lambda _, job_id=job_id: self._forget(job_id))
-
-    def _forget(self, job_id: str) -> None:
-        self._running.pop(job_id, None)
-        self._deliveries.pop(job_id, None)
+                task = asyncio.create_task(self._handle(job_id))
+                self._running[job_id] = _Running(task, message)
+                task.add_done_callback(lambda _, job_id=job_id: self._running.pop(job_id, None))
 
     async def _sweep_loop(self) -> None:
         while not self._stopping.is_set():
@@ -180,7 +183,7 @@ class JobRunner:
             if since_beat >= beat_every:
                 since_beat = 0.0
                 try:
-                    await self._deliveries[job.id].in_progress()
+                    await self._running[job.id].delivery.in_progress()
                 except Exception as exc:
                     # At worst the job is redelivered while it runs; the record decides who wins.
                     log.warning("heartbeat of job %s failed: %s", job.id, exc)
@@ -191,12 +194,11 @@ class JobRunner:
                 except Exception as exc:
                     log.warning("reading the cancel flag of job %s failed: %s", job.id, exc)
 
-    async def _handle(self, message: Msg, job_id: str) -> None:
-        headers = message.headers or {}
-        request_id.set(headers.get(REQUEST_ID_HEADER, job_id))
-        principal.set(headers.get(PRINCIPAL_HEADER) or ANONYMOUS)
+    async def _handle(self, job_id: str) -> None:
+        running = self._running[job_id]
+        request_id.set((running.delivery.headers or {}).get(REQUEST_ID_HEADER, job_id))
         try:
-            await self._run(message, job_id)
+            await self._run(running, job_id)
         except asyncio.CancelledError:
             # The runner is stopping: the job stays unacked and comes back to another worker.
             raise
@@ -205,24 +207,26 @@ class JobRunner:
             # and the handler, being idempotent, picks up where it was.
             log.warning("handling job %s failed, redelivering it: %s", job_id, exc)
             with contextlib.suppress(Exception):
-                await self._deliveries.get(job_id, message).nak(delay=REDELIVER_AFTER_FAILURE_S)
+                await running.delivery.nak(delay=REDELIVER_AFTER_FAILURE_S)
 
-    async def _run(self, message: Msg, job_id: str) -> None:
+    async def _run(self, running: _Running, job_id: str) -> None:
         try:
             record = await self.store.get(job_id, kind=self.kind.name)
         except NotFound:
             log.error("dropping a %s message for unknown job %s", self.kind.name, job_id)
-            await message.term()
+            await running.delivery.term()
             return
         if record.terminal:
-            await message.ack_sync()
+            await running.delivery.ack_sync()
             return
+        # The job runs for whoever submitted it: peer calls and jobs it submits carry them.
+        principal.set(record.owner)
         started = await self.store.start(job_id)
         if started is None:
-            # Cancelled before a worker got to it.
-            if await self.store.finish(job_id, "cancelled") is not None or record.cancel_requested:
-                await self.handler.cancelled_unstarted(record)
-            await message.ack_sync()
+            # Its cancel was requested before a worker got to it.
+            await self.store.finish(job_id, "cancelled")
+            await self.handler.cancelled_unstarted(record)
+            await running.delivery.ack_sync()
             return
         job = JobContext(
             record=started,
@@ -232,7 +236,7 @@ class JobRunner:
             store=self.store,
         )
         work = asyncio.create_task(self.handler.run(job))
-        self._running[job_id] = (self._running[job_id][0], job)
+        running.job = job
         heartbeat = asyncio.create_task(self._heartbeat(job, work))
         cutter = asyncio.create_task(self._cut_after_cancel(job, work))
         try:
@@ -240,7 +244,7 @@ class JobRunner:
         finally:
             heartbeat.cancel()
             cutter.cancel()
-        await self._record(self._deliveries.get(job_id, message), job, *outcome)
+        await self._record(running.delivery, job, *outcome)
 
     async def _cut_after_cancel(self, job: JobContext, work: asyncio.Task[Any]) -> None:
         """A handler that ignores a cancel is cut after the kind's grace period."""
@@ -290,7 +294,7 @@ class JobRunner:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        running = [task for task, _ in self._running.values()]
+        running = [r.task for r in self._running.values()]
         if running:
             _, pending = await asyncio.wait(running, timeout=grace_s)
             for task in pending:

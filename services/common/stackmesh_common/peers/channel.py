@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import grpc
@@ -78,15 +79,16 @@ class Peers:
     def has(self, service: str) -> bool:
         return service in self._config.services
 
-    @property
+    # Built once: a batch asks for its client on every request it sends.
+    @cached_property
     def inference(self) -> InferenceClient:
         return InferenceClient(self.channel("inference"))
 
-    @property
+    @cached_property
     def files(self) -> FilesClient:
         return FilesClient(self.channel("vector_io"))
 
-    @property
+    @cached_property
     def vector_io(self) -> VectorIOClient:
         return VectorIOClient(self.channel("vector_io"))
 

@@ -32,10 +32,6 @@ log = logging.getLogger("stackmesh.inference.batches")
 # many times within one attempt before the attempt fails and the job backs off.
 REQUEST_RETRIES = 3
 PEER_TIMEOUT_S = 60.0
-_HTTP_STATUS = {
-    "INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "FAILED_PRECONDITION": 400,
-    "RESOURCE_EXHAUSTED": 429, "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401,
-}
 
 
 def _request_types(endpoint: str) -> tuple[type, str]:
@@ -131,7 +127,8 @@ class BatchHandler:
         try:
             request = from_json(body, request_type)
         except json_format.ParseError as exc:
-            await self._record(batch, line, custom_id, request_id, 400, {"error": {"message": f"invalid request body: {exc}", "type": "invalid_request_error", "param": None, "code": "invalid_body"}})
+            refusal = InvalidArgument(f"invalid request body: {exc}", reason="invalid_body")
+            await self._record(batch, line, custom_id, request_id, refusal.http_status, {"error": refusal.openai_error()})
             return
         for attempt in range(REQUEST_RETRIES + 1):
             try:
@@ -142,9 +139,7 @@ class BatchHandler:
                     raise
                 await asyncio.sleep(0.5 * 2**attempt)
             except StackmeshError as exc:
-                status = _HTTP_STATUS.get(exc.grpc_code.name, 500)
-                error = {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.reason}
-                await self._record(batch, line, custom_id, request_id, status, {"error": error})
+                await self._record(batch, line, custom_id, request_id, exc.http_status, {"error": exc.openai_error()})
                 return
         await self._record(batch, line, custom_id, request_id, 200, to_json(reply))
 

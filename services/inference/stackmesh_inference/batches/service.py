@@ -12,7 +12,8 @@ from stackmesh.inference.v1 import batch_service_pb2 as pb
 from stackmesh.inference.v1 import batch_service_pb2_grpc as pb_grpc
 from stackmesh_common.call_context import principal
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_common.jobs import JobKind, JobQueue, JobStore
+from stackmesh_common.jobs import JobKind, JobQueue
+from stackmesh_common.peers import FilesClient
 from stackmesh_common.service import ServiceContext
 from stackmesh_inference.batches.handler import PEER_TIMEOUT_S, BatchHandler
 from stackmesh_inference.batches.store import FINAL, BatchRecord, BatchRepository, Counts
@@ -26,10 +27,9 @@ _TIMES = ("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expir
 @dataclass
 class Batches:
     repository: BatchRepository
-    jobs: JobStore
     queue: JobQueue
     kind: JobKind
-    ctx: ServiceContext
+    files: FilesClient
 
 
 async def open_batches(ctx: ServiceContext) -> Batches:
@@ -40,7 +40,7 @@ async def open_batches(ctx: ServiceContext) -> Batches:
     repository = BatchRepository(ctx.pool)
     if not ctx.serving or batch.in_process:
         await ctx.start_worker(kind, BatchHandler(repository, ctx.peers, batch), batch.concurrency)
-    return Batches(repository, JobStore(ctx.pool), JobQueue(ctx.nats, ctx.pool), kind, ctx)
+    return Batches(repository, JobQueue(ctx.nats, ctx.pool), kind, ctx.peers.files)
 
 
 def batch_to_proto(batch: BatchRecord, counts: Counts | None) -> pb.Batch:
@@ -94,7 +94,7 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
             raise InvalidArgument("`input_file_id` is required", param="input_file_id")
         metadata = dict(request.metadata)
         check_create(request.endpoint, request.completion_window, metadata)
-        file = await self.batches.ctx.peers.files.get(request.input_file_id, timeout_s=PEER_TIMEOUT_S, param="input_file_id")
+        file = await self.batches.files.get(request.input_file_id, timeout_s=PEER_TIMEOUT_S, param="input_file_id")
         if file.purpose != "batch":
             raise InvalidArgument(
                 f"file `{file.id}` has purpose {file.purpose!r}; a batch's input file must be uploaded with purpose \"batch\"",
@@ -141,5 +141,5 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
 
     async def WatchBatch(self, request: pb.WatchBatchRequest, context: Any) -> AsyncIterator[job_pb2.Job]:
         await self.batches.repository.get(request.batch_id, principal.get())
-        async for record in self.batches.jobs.watch(request.batch_id):
+        async for record in self.batches.queue.store.watch(request.batch_id):
             yield record.to_proto()
