@@ -10,7 +10,7 @@ DESCRIPTOR := build/stackmesh.binpb
 PACKAGES := protos/gen/python services/common services/inference services/safety services/vector_io gateway deploy/launcher
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: up down status test install codegen lint-protos compose-validator bench clean
+.PHONY: up down status test install codegen lint-protos protos-bundle protos-release compose-validator bench clean
 
 up: install $(DESCRIPTOR)
 	$(VENV)/bin/stackmesh up
@@ -46,6 +46,15 @@ codegen: install
 
 lint-protos: install
 	$(PY) protos/codegen.py --lint
+	$(PY) protos/codegen.py --breaking
+
+# build/stackmesh-protos.tar.gz: the contracts and their imports, for callers in other languages.
+protos-bundle: install
+	$(PY) protos/codegen.py --bundle
+
+# Record the current contract as released; `buf breaking` then guards it (run when releasing).
+protos-release: install
+	$(PY) protos/codegen.py --release
 
 # Debian's docker-compose validates deploy/docker-compose.yaml offline (no engine here).
 compose-validator:

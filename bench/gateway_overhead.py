@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import grpc
+from google.protobuf import json_format
 import httpx
 import openai
 
@@ -112,7 +113,7 @@ def main() -> None:
         channel = grpc.insecure_channel(stack.service_address("inference"))
         stub = pb_grpc.InferenceServiceStub(channel)
         request = pb.CreateChatCompletionRequest(model=MODEL, max_tokens=1, temperature=0)
-        request.messages.add().struct_value.update(MESSAGES[0])
+        json_format.ParseDict(MESSAGES[0], request.messages.add())
 
         paths = {
             "a. xllamacpp in process": lambda: floor.handle_chat_completions({"messages": MESSAGES, "max_tokens": 1, "temperature": 0}),

@@ -57,7 +57,7 @@ async def heldout(safety: str) -> tuple[list[similarity.Example], list[bool]]:
 
         async def flagged(example: similarity.Example) -> bool:
             request = pb.RunShieldRequest(shield_id="prompt-guard")
-            request.messages.add().struct_value.update({"role": "user", "content": example.text})
+            request.messages.add(role="user").content.string_value = example.text
             reply = await stub.RunShield(request, timeout=30)
             return reply.HasField("violation") and reply.violation.violation_level == "error"
 

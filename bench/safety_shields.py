@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 import grpc
+from google.protobuf import json_format
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,7 @@ async def bench(address: str, rounds: int, guard_rounds: int, seconds: float) ->
         def run_shield(shield_id: str) -> Callable[[], Awaitable[str]]:
             request = pb.RunShieldRequest(shield_id=shield_id)
             for message in CONVERSATION:
-                request.messages.add().struct_value.update(message)
+                json_format.ParseDict(message, request.messages.add())
 
             async def call() -> str:
                 try:

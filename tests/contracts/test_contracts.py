@@ -1,13 +1,18 @@
-"""The contracts: buf lint, fresh generated stubs, and every REST route of API_SURFACE bound."""
+"""The contracts: buf lint, no breaking change since the release, the published bundle,
+fresh generated stubs, typed shapes, and every REST route of API_SURFACE bound."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
+import grpc_tools
 import pytest
+from google.protobuf import descriptor_pb2
 
 from stackmesh_gateway.descriptor import load_services
 
@@ -84,6 +89,66 @@ def bound_routes(tmp_path_factory) -> set[tuple[str, str]]:
 def test_buf_lint_passes():
     result = subprocess.run([sys.executable, str(CODEGEN), "--lint"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_change_breaks_callers_of_the_released_contract():
+    result = subprocess.run([sys.executable, str(CODEGEN), "--breaking"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_breaking_check_catches_a_changed_field_type(tmp_path):
+    """Run on a copy of protos/ whose chat message role became a number."""
+    copy = tmp_path / "protos"
+    shutil.copytree(REPO / "protos", copy, ignore=shutil.ignore_patterns("gen"))
+    chat = copy / "stackmesh" / "common" / "v1" / "chat.proto"
+    chat.write_text(chat.read_text().replace("  string role = 1;", "  int32 role = 1;"))
+    result = subprocess.run([sys.executable, str(copy / "codegen.py"), "--breaking"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'name "role" on message "ChatMessage" changed type from "string" to "int32"' in result.stdout
+
+
+def test_the_api_bundle_builds_on_its_own(tmp_path):
+    """Unpacked, the bundle compiles with plain protoc and with buf, nothing from site-packages."""
+    archive = tmp_path / "stackmesh-protos.tar.gz"
+    subprocess.run([sys.executable, str(CODEGEN), "--bundle", str(archive)], check=True, capture_output=True)
+    root = tmp_path / "bundle"
+    with tarfile.open(archive) as bundle:
+        bundle.extractall(root, filter="data")
+    protos = sorted(str(p.relative_to(root)) for p in (root / "stackmesh").rglob("*.proto"))
+    assert protos == sorted(str(p.relative_to(REPO / "protos")) for p in (REPO / "protos" / "stackmesh").rglob("*.proto"))
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    out = tmp_path / "out"
+    out.mkdir()
+    protoc = [sys.executable, "-m", "grpc_tools.protoc", f"-I{root}", f"-I{well_known}", f"--python_out={out}", *protos]
+    result = subprocess.run(protoc, capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert (out / "stackmesh" / "common" / "v1" / "chat_pb2.py").exists()
+    result = subprocess.run([str(Path(sys.executable).parent / "buf"), "build", str(root)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    bundled = descriptor_pb2.FileDescriptorSet.FromString((root / "stackmesh.binpb").read_bytes())
+    assert {"stackmesh.inference.v1.InferenceService", "stackmesh.vector_io.v1.VectorStoresService"} <= {
+        f"{f.package}.{s.name}" for f in bundled.file for s in f.service
+    }
+
+
+def test_json_valued_fields_say_which_shapes_they_accept(tmp_path):
+    """Where a field stays a google.protobuf.Value, its comment tells callers what JSON goes in."""
+    descriptor = tmp_path / "d.binpb"
+    subprocess.run([sys.executable, str(CODEGEN), "--descriptor-only", "--descriptor-out", str(descriptor)], check=True)
+    shapes = re.compile(r"string|list|array|object|number|JSON|\{", re.IGNORECASE)
+    silent = []
+    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptor.read_bytes()).file:
+        if not file.name.startswith("stackmesh/"):
+            continue
+        comments = {tuple(location.path): location.leading_comments for location in file.source_code_info.location}
+        pending = [((4, index), message) for index, message in enumerate(file.message_type)]
+        while pending:
+            path, message = pending.pop()
+            pending += [(path + (3, index), nested) for index, nested in enumerate(message.nested_type)]
+            for index, field in enumerate(message.field):
+                if field.type_name == ".google.protobuf.Value" and not shapes.search(comments.get(path + (2, index), "")):
+                    silent.append(f"{file.name}: {message.name}.{field.name}")
+    assert silent == []
 
 
 def test_generated_stubs_are_fresh():

@@ -15,7 +15,7 @@ from tests.conftest import CHAT_MODEL, EMBEDDING_MODEL
 
 def chat_request(**kwargs) -> pb.CreateChatCompletionRequest:
     request = pb.CreateChatCompletionRequest(model=CHAT_MODEL, max_tokens=8, temperature=0, **kwargs)
-    request.messages.add().struct_value.update({"role": "user", "content": "Say hello."})
+    request.messages.add(role="user").content.string_value = "Say hello."
     return request
 
 

@@ -27,7 +27,7 @@ def channel(stack) -> Iterator[grpc.Channel]:
 def run_request(shield_id: str, *messages: dict) -> pb.RunShieldRequest:
     request = pb.RunShieldRequest(shield_id=shield_id)
     for message in messages:
-        request.messages.add().struct_value.update(message)
+        json_format.ParseDict(message, request.messages.add())
     return request
 
 

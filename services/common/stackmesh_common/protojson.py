@@ -47,11 +47,25 @@ def whole_numbers(value: Any) -> Any:
 
 
 def request_to_dict(message: Message) -> dict[str, Any]:
-    """A request as OpenAI JSON: only fields the caller set, integers as integers."""
-    body = plain(message)
+    """A request as OpenAI JSON: only fields the caller set, integers as integers, also in
+    typed sub-messages (a chat message's content, a tool's parameters schema)."""
+    return _restore_numbers(message, plain(message))
+
+
+def _restore_numbers(message: Message, body: dict[str, Any]) -> dict[str, Any]:
     for field in message.DESCRIPTOR.fields:
-        if field.type in _INT64 and field.name in body:
-            body[field.name] = int(body[field.name])
-        elif field.message_type is not None and field.message_type.full_name in _JSON_VALUES and field.name in body:
+        if field.name not in body:
+            continue
+        if field.type in _INT64:
+            body[field.name] = [int(v) for v in body[field.name]] if field.is_repeated else int(body[field.name])
+        elif field.message_type is None:
+            continue
+        elif field.message_type.full_name in _JSON_VALUES:
             body[field.name] = whole_numbers(body[field.name])
+        elif not field.message_type.GetOptions().map_entry:
+            value = getattr(message, field.name)
+            if field.is_repeated:
+                body[field.name] = [_restore_numbers(m, d) for m, d in zip(value, body[field.name])]
+            else:
+                body[field.name] = _restore_numbers(value, body[field.name])
     return body

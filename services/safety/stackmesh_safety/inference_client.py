@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stackmesh.common.v1 import chat_pb2
 from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh_common.errors import FailedPrecondition, StackmeshError
 from stackmesh_common.peers import InferenceClient
+from stackmesh_common.protojson import from_json
 
 # Inputs per embeddings call; keeps one call well under the gRPC message limit.
 EMBED_BATCH = 64
@@ -46,8 +48,7 @@ class GuardInference:
         request = pb.CreateChatCompletionRequest(
             model=model, max_tokens=max_tokens, temperature=0, seed=seed, store=False, guided_regex=guided_regex
         )
-        for message in messages:
-            request.messages.add().struct_value.update(message)
+        request.messages.extend(from_json(message, chat_pb2.ChatMessage) for message in messages)
         reply = await self._client.chat_completion(request, timeout_s=timeout_s, refused_as=FailedPrecondition)
         if not reply.choices:
             raise StackmeshError(f"chat completion on `{model}` returned no choices", reason="inference_failed")

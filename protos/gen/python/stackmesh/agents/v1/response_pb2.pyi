@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from stackmesh.vector_io.v1 import vector_store_pb2 as _vector_store_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -191,7 +192,7 @@ class ResponseTool(_message.Message):
     parameters: _struct_pb2.Struct
     strict: bool
     vector_store_ids: _containers.RepeatedScalarFieldContainer[str]
-    filters: _struct_pb2.Struct
+    filters: _vector_store_pb2.AttributeFilter
     max_num_results: int
     ranking_options: FileSearchRankingOptions
     server_label: str
@@ -202,7 +203,7 @@ class ResponseTool(_message.Message):
     connector_id: str
     authorization: str
     search_context_size: str
-    def __init__(self, type: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., strict: _Optional[bool] = ..., vector_store_ids: _Optional[_Iterable[str]] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., max_num_results: _Optional[int] = ..., ranking_options: _Optional[_Union[FileSearchRankingOptions, _Mapping]] = ..., server_label: _Optional[str] = ..., server_url: _Optional[str] = ..., headers: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., require_approval: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., allowed_tools: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., connector_id: _Optional[str] = ..., authorization: _Optional[str] = ..., search_context_size: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., strict: _Optional[bool] = ..., vector_store_ids: _Optional[_Iterable[str]] = ..., filters: _Optional[_Union[_vector_store_pb2.AttributeFilter, _Mapping]] = ..., max_num_results: _Optional[int] = ..., ranking_options: _Optional[_Union[FileSearchRankingOptions, _Mapping]] = ..., server_label: _Optional[str] = ..., server_url: _Optional[str] = ..., headers: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., require_approval: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., allowed_tools: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., connector_id: _Optional[str] = ..., authorization: _Optional[str] = ..., search_context_size: _Optional[str] = ...) -> None: ...
 
 class ResponseTextFormat(_message.Message):
     __slots__ = ("type", "name", "schema", "description", "strict")

@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from stackmesh.common.v1 import chat_pb2 as _chat_pb2
 from stackmesh.safety.v1 import shield_pb2 as _shield_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -50,9 +51,9 @@ class RunShieldRequest(_message.Message):
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     shield_id: str
-    messages: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
+    messages: _containers.RepeatedCompositeFieldContainer[_chat_pb2.ChatMessage]
     params: _struct_pb2.Struct
-    def __init__(self, shield_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, shield_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_chat_pb2.ChatMessage, _Mapping]]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class RunShieldResponse(_message.Message):
     __slots__ = ("violation",)

@@ -101,12 +101,12 @@ class SearchVectorStoreRequest(_message.Message):
     SEARCH_MODE_FIELD_NUMBER: _ClassVar[int]
     vector_store_id: str
     query: _struct_pb2.Value
-    filters: _struct_pb2.Struct
+    filters: _vector_store_pb2.AttributeFilter
     max_num_results: int
     ranking_options: _vector_store_pb2.SearchRankingOptions
     rewrite_query: bool
     search_mode: str
-    def __init__(self, vector_store_id: _Optional[str] = ..., query: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., max_num_results: _Optional[int] = ..., ranking_options: _Optional[_Union[_vector_store_pb2.SearchRankingOptions, _Mapping]] = ..., rewrite_query: _Optional[bool] = ..., search_mode: _Optional[str] = ...) -> None: ...
+    def __init__(self, vector_store_id: _Optional[str] = ..., query: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., filters: _Optional[_Union[_vector_store_pb2.AttributeFilter, _Mapping]] = ..., max_num_results: _Optional[int] = ..., ranking_options: _Optional[_Union[_vector_store_pb2.SearchRankingOptions, _Mapping]] = ..., rewrite_query: _Optional[bool] = ..., search_mode: _Optional[str] = ...) -> None: ...
 
 class SearchVectorStoreResponse(_message.Message):
     __slots__ = ("object", "search_query", "data", "has_more", "next_page")

@@ -158,6 +158,18 @@ class SearchRankingOptions(_message.Message):
     model: str
     def __init__(self, ranker: _Optional[str] = ..., score_threshold: _Optional[float] = ..., alpha: _Optional[float] = ..., impact_factor: _Optional[float] = ..., weights: _Optional[_Mapping[str, float]] = ..., model: _Optional[str] = ...) -> None: ...
 
+class AttributeFilter(_message.Message):
+    __slots__ = ("type", "key", "value", "filters")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    key: str
+    value: _struct_pb2.Value
+    filters: _containers.RepeatedCompositeFieldContainer[AttributeFilter]
+    def __init__(self, type: _Optional[str] = ..., key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., filters: _Optional[_Iterable[_Union[AttributeFilter, _Mapping]]] = ...) -> None: ...
+
 class VectorStoreSearchResult(_message.Message):
     __slots__ = ("file_id", "filename", "score", "attributes", "content")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
