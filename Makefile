@@ -67,6 +67,7 @@ bench: install $(DESCRIPTOR)
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/safety_shields.py
 	$(PY) bench/prompt_guard_eval.py
+	$(PY) bench/polyglot_node.py
 
 clean:
 	rm -rf $(VENV) build .stackmesh
