@@ -69,6 +69,9 @@ LLAMA_STACK = [
     ("GET", "/v1alpha/post-training/jobs"), ("GET", "/v1alpha/post-training/jobs/{}/status"),
     ("GET", "/v1alpha/post-training/jobs/{}/artifacts"), ("POST", "/v1alpha/post-training/jobs/{}/cancel"),
     ("POST", "/v1/synthetic-data-generation/generate"),
+    ("GET", "/v1/prompts"), ("POST", "/v1/prompts"), ("GET", "/v1/prompts/{}"), ("PUT", "/v1/prompts/{}"),
+    ("POST", "/v1/prompts/{}"), ("DELETE", "/v1/prompts/{}"), ("PUT", "/v1/prompts/{}/set-default-version"),
+    ("POST", "/v1/prompts/{}/set-default-version"), ("GET", "/v1/prompts/{}/versions"),
 ]
 # Streamed on the same path: "stream": true is routed to `<path>:stream`.
 STREAMING = ["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1alpha/agents/{}/session/{}/turn"]

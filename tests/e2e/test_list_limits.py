@@ -22,6 +22,9 @@ LISTS = {
     "vector stores": ("/v1/vector_stores", paging.VECTOR_STORES),
     "vector store files": ("/v1/vector_stores/{store}/files", paging.VECTOR_STORE_FILES),
     "file batch files": ("/v1/vector_stores/{store}/file_batches/{batch}/files", paging.VECTOR_STORE_FILES),
+    "responses": ("/v1/responses", paging.RESPONSES),
+    "response input items": ("/v1/responses/{response}/input_items", paging.RESPONSE_INPUT_ITEMS),
+    "conversation items": ("/v1/conversations/{conversation}/items", paging.CONVERSATION_ITEMS),
 }
 
 
@@ -41,7 +44,12 @@ def ids(client, stack) -> dict[str, str]:
     file = client.files.create(file=("paged.txt", io.BytesIO(b"Pages of a list.")), purpose="assistants")
     store = client.vector_stores.create(name="paged")
     batch = client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[file.id])
-    return {"completion": stored_completion(client, stack), "store": store.id, "batch": batch.id}
+    response = client.responses.create(model=CHAT_MODEL, input="Say hi.", max_output_tokens=16)
+    conversation = client.conversations.create(items=[{"type": "message", "role": "user", "content": "Hi."}])
+    return {
+        "completion": stored_completion(client, stack), "store": store.id, "batch": batch.id,
+        "response": response.id, "conversation": conversation.id,
+    }  # fmt: skip
 
 
 def get_list(stack, ids: dict[str, str], name: str, limit: int) -> httpx.Response:

@@ -40,14 +40,16 @@ def resolved() -> dict[str, Any]:
 
 
 def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, Any]) -> None:
-    """postgres and nats gate inference, which gates safety; both gate the gateway, the only published port."""
+    """postgres and nats gate inference, which gates the services calling it; all gate the
+    gateway, the only published port."""
     services = resolved["services"]
     healthy = {"condition": "service_healthy"}
-    assert set(services) == {"postgres", "nats", "inference", "safety", "vector-io", "gateway"}
+    assert set(services) == {"postgres", "nats", "inference", "safety", "vector-io", "agents", "gateway"}
     assert services["inference"]["depends_on"] == {"postgres": healthy, "nats": healthy}
     assert services["safety"]["depends_on"] == {"postgres": healthy, "inference": healthy}
     assert services["vector-io"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy}
-    assert services["gateway"]["depends_on"] == {"inference": healthy, "safety": healthy, "vector-io": healthy}
+    assert services["agents"]["depends_on"] == {"postgres": healthy, "inference": healthy, "vector-io": healthy}
+    assert services["gateway"]["depends_on"] == {"inference": healthy, "safety": healthy, "vector-io": healthy, "agents": healthy}
     assert [p for s in services.values() for p in s.get("ports", [])] == [{"published": 8321, "target": 8321}]
     assert all("healthcheck" in service for service in services.values())
 

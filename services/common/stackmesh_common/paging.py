@@ -34,7 +34,10 @@ CHAT_COMPLETIONS = PageSize(default=20, maximum=1_000)  # each row carries its w
 CHAT_COMPLETION_MESSAGES = PageSize(default=20, maximum=1_000)
 VECTOR_STORES = PageSize(default=20, maximum=100)  # each row sums its files' usage
 BATCHES = PageSize(default=20, maximum=100)  # each row counts its lines
+CONVERSATION_ITEMS = PageSize(default=20, maximum=100)  # OpenAI's own; an item may hold a long message
 JOBS = PageSize(default=20, maximum=1_000)
+RESPONSES = PageSize(default=50, maximum=100)  # each row carries its output and input items
+RESPONSE_INPUT_ITEMS = PageSize(default=20, maximum=100)  # OpenAI's own
 
 
 def page_limit(limit: int | None, size: PageSize) -> int:

@@ -9,6 +9,7 @@ from stackmesh_common.peers.channel import Peers, peer_channel
 from stackmesh_common.peers.errors import peer_error
 from stackmesh_common.peers.files import FilesClient
 from stackmesh_common.peers.inference import InferenceClient
+from stackmesh_common.peers.safety import SafetyClient
 from stackmesh_common.peers.vector_io import VectorIOClient
 
-__all__ = ["FilesClient", "InferenceClient", "Peers", "VectorIOClient", "peer_channel", "peer_error"]
+__all__ = ["FilesClient", "InferenceClient", "Peers", "SafetyClient", "VectorIOClient", "peer_channel", "peer_error"]

@@ -13,6 +13,7 @@ from stackmesh_common.errors import DeadlineExceeded
 from stackmesh_common.server import MAX_MESSAGE_BYTES
 from stackmesh_common.peers.files import FilesClient
 from stackmesh_common.peers.inference import InferenceClient
+from stackmesh_common.peers.safety import SafetyClient
 from stackmesh_common.peers.vector_io import VectorIOClient
 
 _OPTIONS = [
@@ -91,6 +92,10 @@ class Peers:
     @cached_property
     def vector_io(self) -> VectorIOClient:
         return VectorIOClient(self.channel("vector_io"))
+
+    @cached_property
+    def safety(self) -> SafetyClient:
+        return SafetyClient(self.channel("safety"))
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import AsyncIterator
+
 import grpc
 
 from stackmesh.inference.v1 import inference_service_pb2 as pb
@@ -30,6 +32,20 @@ class InferenceClient:
             return await self._inference.CreateChatCompletion(request, timeout=timeout_s)
         except grpc.aio.AioRpcError as exc:
             raise peer_error(exc, PEER, f"chat completion on `{request.model}`", refused_as=refused_as, param=param) from None
+
+    async def stream_chat_completion(
+        self, request: pb.CreateChatCompletionRequest, *, timeout_s: float
+    ) -> AsyncIterator[pb.ChatCompletionChunk]:
+        """The typed chunks of a streamed chat completion; a refusal before the first chunk
+        (unknown model, bad tools) keeps the inference service's code and param."""
+        call = self._inference.StreamChatCompletion(request, timeout=timeout_s)
+        try:
+            async for chunk in call:
+                yield chunk
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(exc, PEER, f"chat completion on `{request.model}`") from None
+        finally:
+            call.cancel()
 
     async def completion(self, request: pb.CreateCompletionRequest, *, timeout_s: float) -> pb.Completion:
         try:

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from stackmesh_common.errors import InvalidArgument
+from stackmesh_common.metadata import check_metadata
 from stackmesh_inference.batches.store import Line
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 COMPLETION_WINDOWS = ("24h",)
 # OpenAI's metadata limits.
-MAX_METADATA_PAIRS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
 
 
 def check_create(endpoint: str, completion_window: str, metadata: dict[str, str]) -> None:
@@ -24,13 +24,7 @@ def check_create(endpoint: str, completion_window: str, metadata: dict[str, str]
         raise InvalidArgument(f"`endpoint` must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}", param="endpoint")
     if completion_window not in COMPLETION_WINDOWS:
         raise InvalidArgument(f"`completion_window` must be \"24h\", got {completion_window!r}", param="completion_window")
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise InvalidArgument(f"`metadata` may have at most {MAX_METADATA_PAIRS} keys, got {len(metadata)}", param="metadata")
-    for key, value in metadata.items():
-        if len(key) > MAX_METADATA_KEY:
-            raise InvalidArgument(f"metadata key {key[:20]!r}… is longer than {MAX_METADATA_KEY} characters", param="metadata")
-        if len(value) > MAX_METADATA_VALUE:
-            raise InvalidArgument(f"metadata value of {key!r} is longer than {MAX_METADATA_VALUE} characters", param="metadata")
+    check_metadata(metadata)
 
 
 def _error(code: str, message: str, line: int, param: str | None = None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from stackmesh.agents.v1 import agent_pb2 as _agent_pb2
 from stackmesh.agents.v1 import conversation_pb2 as _conversation_pb2
+from stackmesh.agents.v1 import prompt_pb2 as _prompt_pb2
 from stackmesh.agents.v1 import response_pb2 as _response_pb2
 from stackmesh.agents.v1 import tool_pb2 as _tool_pb2
 from stackmesh.common.v1 import job_pb2 as _job_pb2
@@ -471,3 +472,57 @@ class ListRuntimeToolsRequest(_message.Message):
     mcp_endpoint: _tool_pb2.McpEndpoint
     authorization: str
     def __init__(self, tool_group_id: _Optional[str] = ..., mcp_endpoint: _Optional[_Union[_tool_pb2.McpEndpoint, _Mapping]] = ..., authorization: _Optional[str] = ...) -> None: ...
+
+class ListPromptsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreatePromptRequest(_message.Message):
+    __slots__ = ("prompt", "variables")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    variables: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, prompt: _Optional[str] = ..., variables: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetPromptRequest(_message.Message):
+    __slots__ = ("prompt_id", "version")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    version: int
+    def __init__(self, prompt_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class UpdatePromptRequest(_message.Message):
+    __slots__ = ("prompt_id", "prompt", "version", "variables", "set_as_default")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    SET_AS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    prompt: str
+    version: int
+    variables: _containers.RepeatedScalarFieldContainer[str]
+    set_as_default: bool
+    def __init__(self, prompt_id: _Optional[str] = ..., prompt: _Optional[str] = ..., version: _Optional[int] = ..., variables: _Optional[_Iterable[str]] = ..., set_as_default: _Optional[bool] = ...) -> None: ...
+
+class DeletePromptRequest(_message.Message):
+    __slots__ = ("prompt_id",)
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    def __init__(self, prompt_id: _Optional[str] = ...) -> None: ...
+
+class SetDefaultPromptVersionRequest(_message.Message):
+    __slots__ = ("prompt_id", "version")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    version: int
+    def __init__(self, prompt_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListPromptVersionsRequest(_message.Message):
+    __slots__ = ("prompt_id",)
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    def __init__(self, prompt_id: _Optional[str] = ...) -> None: ...

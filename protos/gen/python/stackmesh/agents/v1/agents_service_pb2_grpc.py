@@ -8,6 +8,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from stackmesh.agents.v1 import agent_pb2 as stackmesh_dot_agents_dot_v1_dot_agent__pb2
 from stackmesh.agents.v1 import agents_service_pb2 as stackmesh_dot_agents_dot_v1_dot_agents__service__pb2
 from stackmesh.agents.v1 import conversation_pb2 as stackmesh_dot_agents_dot_v1_dot_conversation__pb2
+from stackmesh.agents.v1 import prompt_pb2 as stackmesh_dot_agents_dot_v1_dot_prompt__pb2
 from stackmesh.agents.v1 import response_pb2 as stackmesh_dot_agents_dot_v1_dot_response__pb2
 from stackmesh.agents.v1 import tool_pb2 as stackmesh_dot_agents_dot_v1_dot_tool__pb2
 from stackmesh.common.v1 import job_pb2 as stackmesh_dot_common_dot_v1_dot_job__pb2
@@ -1991,6 +1992,352 @@ class ToolRuntimeService:
             '/stackmesh.agents.v1.ToolRuntimeService/ListRuntimeTools',
             stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListRuntimeToolsRequest.SerializeToString,
             stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListToolDefsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PromptsServiceStub:
+    """PromptsService is Llama Stack's Prompts API (v0.6.0): versioned prompt templates with `{{ name }}`
+    variables, which responses reference by ID. Llama Stack v0.3.0 used POST where v0.6.0 uses PUT;
+    both are bound.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListPrompts = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/ListPrompts',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptsRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.FromString,
+                _registered_method=True)
+        self.CreatePrompt = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/CreatePrompt',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.CreatePromptRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+                _registered_method=True)
+        self.GetPrompt = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/GetPrompt',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.GetPromptRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+                _registered_method=True)
+        self.UpdatePrompt = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/UpdatePrompt',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.UpdatePromptRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+                _registered_method=True)
+        self.DeletePrompt = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/DeletePrompt',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.DeletePromptRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SetDefaultPromptVersion = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/SetDefaultPromptVersion',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.SetDefaultPromptVersionRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+                _registered_method=True)
+        self.ListPromptVersions = channel.unary_unary(
+                '/stackmesh.agents.v1.PromptsService/ListPromptVersions',
+                request_serializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptVersionsRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.FromString,
+                _registered_method=True)
+
+
+class PromptsServiceServicer:
+    """PromptsService is Llama Stack's Prompts API (v0.6.0): versioned prompt templates with `{{ name }}`
+    variables, which responses reference by ID. Llama Stack v0.3.0 used POST where v0.6.0 uses PUT;
+    both are bound.
+    """
+
+    def ListPrompts(self, request, context):
+        """Lists the default version of every prompt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePrompt(self, request, context):
+        """Creates a prompt: its version 1, which is the default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPrompt(self, request, context):
+        """Returns one version of a prompt, the default one unless a version is given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePrompt(self, request, context):
+        """Adds a version to a prompt (the latest plus 1) and returns it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePrompt(self, request, context):
+        """Deletes a prompt with all its versions (upstream answers with no body).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDefaultPromptVersion(self, request, context):
+        """Makes one version of a prompt its default and returns that version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPromptVersions(self, request, context):
+        """Lists every version of a prompt, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PromptsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListPrompts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPrompts,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptsRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.SerializeToString,
+            ),
+            'CreatePrompt': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePrompt,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.CreatePromptRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.SerializeToString,
+            ),
+            'GetPrompt': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrompt,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.GetPromptRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.SerializeToString,
+            ),
+            'UpdatePrompt': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePrompt,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.UpdatePromptRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.SerializeToString,
+            ),
+            'DeletePrompt': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePrompt,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.DeletePromptRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'SetDefaultPromptVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDefaultPromptVersion,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.SetDefaultPromptVersionRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.SerializeToString,
+            ),
+            'ListPromptVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPromptVersions,
+                    request_deserializer=stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptVersionsRequest.FromString,
+                    response_serializer=stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'stackmesh.agents.v1.PromptsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('stackmesh.agents.v1.PromptsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PromptsService:
+    """PromptsService is Llama Stack's Prompts API (v0.6.0): versioned prompt templates with `{{ name }}`
+    variables, which responses reference by ID. Llama Stack v0.3.0 used POST where v0.6.0 uses PUT;
+    both are bound.
+    """
+
+    @staticmethod
+    def ListPrompts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/ListPrompts',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptsRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePrompt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/CreatePrompt',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.CreatePromptRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrompt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/GetPrompt',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.GetPromptRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePrompt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/UpdatePrompt',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.UpdatePromptRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePrompt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/DeletePrompt',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.DeletePromptRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDefaultPromptVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/SetDefaultPromptVersion',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.SetDefaultPromptVersionRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.Prompt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPromptVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.agents.v1.PromptsService/ListPromptVersions',
+            stackmesh_dot_agents_dot_v1_dot_agents__service__pb2.ListPromptVersionsRequest.SerializeToString,
+            stackmesh_dot_agents_dot_v1_dot_prompt__pb2.ListPromptsResponse.FromString,
             options,
             channel_credentials,
             insecure,
