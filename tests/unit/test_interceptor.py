@@ -67,3 +67,21 @@ async def test_deadline_is_a_cancellation_not_an_internal_error(stub, caplog):
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "unhandled error" not in caplog.text
     assert '"CANCELLED"' in caplog.text or "CANCELLED" in [getattr(r, "fields", {}).get("outcome") for r in caplog.records]
+
+
+async def test_a_method_no_servicer_handles_is_unimplemented_naming_it():
+    """An API of the contract the service does not implement: a status a caller can act on."""
+    method = "/stackmesh.agents.v1.ToolGroupsService/ListToolGroups"
+    server = await start_server("127.0.0.1:0", [], "agents")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as unary:
+                await channel.unary_unary(method)(b"")
+            with pytest.raises(grpc.aio.AioRpcError) as streamed:
+                async for _ in channel.unary_stream(method)(b""):
+                    pass
+        for caught in (unary, streamed):
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert caught.value.details() == "stackmesh.agents.v1.ToolGroupsService/ListToolGroups is not served by the agents service yet"
+    finally:
+        await server.stop(0)

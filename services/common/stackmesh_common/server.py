@@ -25,6 +25,22 @@ class Servicer:
     name: str
 
 
+class NotServed(grpc.GenericRpcHandler):
+    """Answers a method no servicer handles — an API of the contract this service does not
+    implement (yet) — with UNIMPLEMENTED naming it, where gRPC says only "Method not found!"."""
+
+    def __init__(self, service: str) -> None:
+        self.service_name = service
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method.lstrip("/")
+
+        async def refuse(request: bytes, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not served by the {self.service_name} service yet")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
 @dataclass
 class Server:
     """A started grpc.aio server; `port` is the bound one (useful when asked for port 0)."""
@@ -40,7 +56,7 @@ class Server:
         await self.server.stop(grace)
 
 
-async def start_server(bind_address: str, servicers: list[Servicer]) -> Server:
+async def start_server(bind_address: str, servicers: list[Servicer], service: str = "this") -> Server:
     """Builds and starts the server: every servicer plus health checking and reflection."""
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor()],
@@ -56,6 +72,7 @@ async def start_server(bind_address: str, servicers: list[Servicer]) -> Server:
     for servicer in servicers:
         servicer.add_to_server(servicer.impl, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    server.add_generic_rpc_handlers((NotServed(service),))  # last: only what nothing else serves
     port = server.add_insecure_port(bind_address)
     if port == 0:
         raise ConfigError(f"cannot bind {bind_address}: the port is taken or the address is not local")

@@ -232,7 +232,7 @@ async def serve(spec: ServiceSpec, config: StackConfig) -> None:
     """Runs one service until SIGTERM or SIGINT, then drains calls and closes everything."""
     ctx = await build(spec, config)
     try:
-        server = await start_server(ctx.service.bind_address, ctx.servicers)
+        server = await start_server(ctx.service.bind_address, ctx.servicers, spec.name)
     except BaseException:
         await ctx.close()
         raise
