@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 
 from tests.conftest import CHAT_MODEL
@@ -65,3 +69,33 @@ def test_registering_a_model_a_new_provider_cannot_serve_is_400(stack, registrat
     assert response.status_code == 400, response.text
     error = error_of(response)
     assert error["param"] == param and words in error["message"], error
+
+
+def test_thousands_of_tools_for_an_unknown_model_are_refused_before_any_tool_work(stack):
+    """The model is looked up and the tools counted before any tool is validated, so the
+    hostile request is answered fast and a concurrent request is not held up."""
+    tools = [{"type": "function", "function": {"name": f"f{i}", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}} for i in range(5000)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hostile = pool.submit(post, stack, "/v1/chat/completions", json={"model": "no-such-model", "messages": USER, "tools": tools})
+        started = time.monotonic()
+        models = httpx.get(f"{stack.gateway_url}/v1/models", timeout=30)
+        unrelated_s = time.monotonic() - started
+        refused = hostile.result()
+    assert refused.status_code == 404 and error_of(refused)["param"] == "model"
+    assert models.status_code == 200 and unrelated_s < 0.5
+
+
+def test_more_than_128_tools_is_400_naming_tools(stack):
+    tools = [{"type": "function", "function": {"name": f"f{i}"}} for i in range(129)]
+    response = post(stack, "/v1/chat/completions", json={"model": CHAT_MODEL, "messages": USER, "tools": tools})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["param"] == "tools" and "at most 128" in error["message"]
+
+
+def test_an_oversized_tool_schema_is_400_naming_it(stack):
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(1000)}}
+    tools = [{"type": "function", "function": {"name": "big", "parameters": schema}}]
+    response = post(stack, "/v1/chat/completions", json={"model": CHAT_MODEL, "messages": USER, "tools": tools})
+    assert response.status_code == 400
+    assert error_of(response)["param"] == "tools[0].function.parameters"

@@ -27,6 +27,9 @@ def test_providers(stack):
     assert providers["sentence-transformers"]["config"]["torch_threads"] == 1
     assert get(stack, "/v1/providers/llama-cpp").json()["provider_type"] == "inline::llama-cpp"
     assert get(stack, "/v1/providers/nope").status_code == 404
+    # The remote provider's key is masked; its URL and sampling-style limits are shown.
+    openai_config = providers["openai"]["config"]
+    assert openai_config["api_key"] == "********" and openai_config["url"].startswith("http")
 
 
 def test_routes(stack):

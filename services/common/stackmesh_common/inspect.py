@@ -8,9 +8,11 @@ the whole mesh. Peer calls carry `x-stackmesh-scope: local` so peers do not fan 
 from __future__ import annotations
 
 import asyncio
+import re
 import logging
 from importlib.metadata import version
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 from google.api import annotations_pb2
@@ -28,12 +30,42 @@ log = logging.getLogger("stackmesh.inspect")
 
 SCOPE_HEADER = "x-stackmesh-scope"
 PEER_TIMEOUT_S = 2.0
-_SECRET_WORDS = ("key", "token", "secret", "password")
+# Config keys holding credentials, matched against the words of a key (`api_key`, `apiKey`,
+# `access_token`), so `max_tokens` or `tokenizer` stay readable.
+_SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "credentials"}
+# libpq-style `password=…` inside a connection string.
+_INLINE_PASSWORD = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
+MASK = "********"
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 
-def _redacted(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: "********" if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in config.items()}
+def _is_secret(key: str) -> bool:
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
+    return any(word in _SECRET_WORDS for word in words) or key.lower() in _SECRET_WORDS
+
+
+def _redacted_text(text: str) -> str:
+    """A URL's password (`postgresql://user:pw@host`) and inline `password=…` masked."""
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password:
+        netloc = parts.netloc.replace(f":{password}@", f":{MASK}@", 1)
+        text = urlunsplit(parts._replace(netloc=netloc))
+    return _INLINE_PASSWORD.sub(rf"\g<1>{MASK}", text)
+
+
+def redacted(value: Any) -> Any:
+    """A provider config as /v1/providers shows it: credentials masked at any depth."""
+    if isinstance(value, dict):
+        return {k: MASK if _is_secret(k) and v not in (None, "") else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    if isinstance(value, str):
+        return _redacted_text(value)
+    return value
 
 
 def http_routes(service_names: list[str]) -> list[tuple[str, str]]:
@@ -98,7 +130,7 @@ class InspectServicer(pb_grpc.InspectServiceServicer):
         infos = []
         for provider in self.providers:
             config = struct_pb2.Struct()
-            config.update(_redacted(provider.config.model_dump(mode="json")))
+            config.update(redacted(provider.config.model_dump(mode="json")))
             health = struct_pb2.Struct()
             health.update({"status": "OK"})
             infos.append(

@@ -19,7 +19,7 @@ from stackmesh_common.sse import sse_stream
 from stackmesh_inference.generation import chat_generation, complete_chat, complete_text, completion_generation, stream_chat, stream_text
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
 from stackmesh_inference.store import CompletionStore
-from stackmesh_inference.validation import embedding_inputs, validate_chat, validate_completion
+from stackmesh_inference.validation import check_tool_count, embedding_inputs, validate_chat, validate_completion
 
 
 def model_to_proto(model: RegisteredModel) -> model_pb2.Model:
@@ -91,9 +91,15 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     # Chat completions.
 
     async def _prepare_chat(self, request: pb.CreateChatCompletionRequest) -> tuple[dict[str, Any], RegisteredModel]:
+        # The model and the tool count first, on the message itself: a request with thousands
+        # of tools is refused before any per-tool work holds the event loop.
+        if not request.model:
+            raise InvalidArgument("`model` is required", param="model")
+        model = await self.models.resolve(request.model, model_type="llm")
+        check_tool_count(len(request.tools))
         body = request_to_dict(request)
         validate_chat(body)
-        return body, await self.models.resolve(body["model"], model_type="llm")
+        return body, model
 
     async def CreateChatCompletion(self, request: pb.CreateChatCompletionRequest, context: Any) -> pb.ChatCompletion:
         body, model = await self._prepare_chat(request)

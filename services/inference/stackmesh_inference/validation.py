@@ -6,6 +6,7 @@ cover what a schema-less `google.protobuf.Value` field or a range allows through
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -19,6 +20,10 @@ TOOL_CHOICES = ("none", "auto", "required")
 GUIDED = ("guided_json", "guided_regex", "guided_choice")
 # OpenAI's rule for function names.
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# OpenAI's cap on tools per request, and ours on one function's schema: validating and
+# compiling them is CPU work on the service's event loop.
+MAX_TOOLS = 128
+MAX_SCHEMA_CHARS = 64 * 1024
 
 
 def _range(body: dict[str, Any], name: str, low: float, high: float) -> None:
@@ -72,6 +77,11 @@ def json_schema(schema: Any, param: str) -> None:
         ) from None
 
 
+def check_tool_count(count: int) -> None:
+    if count > MAX_TOOLS:
+        raise InvalidArgument(f"`tools` may hold at most {MAX_TOOLS} tools, got {count}", param="tools")
+
+
 def _tools(body: dict[str, Any]) -> list[str]:
     names: list[str] = []
     for index, tool in enumerate(body.get("tools") or []):
@@ -88,6 +98,10 @@ def _tools(body: dict[str, Any]) -> list[str]:
             raise InvalidArgument(f"`{where}.function.name` repeats the tool name {name!r}", param=f"{where}.function.name")
         names.append(name)
         if function.get("parameters") is not None:
+            if len(json.dumps(function["parameters"])) > MAX_SCHEMA_CHARS:
+                raise InvalidArgument(
+                    f"`{where}.function.parameters` is larger than {MAX_SCHEMA_CHARS // 1024} KiB of JSON", param=f"{where}.function.parameters"
+                )
             json_schema(function["parameters"], f"{where}.function.parameters")
     return names
 
