@@ -23,6 +23,9 @@ class Method:
     bindings: tuple[tuple[str, str], ...]  # (HTTP method, path)
     # `rpc X(stream google.api.HttpBody)`: an upload whose body must flow through unbuffered.
     streams_request_body: bool = False
+    # A GET answered with raw HttpBody: stored content served as a download (SSE streams
+    # return HttpBody too, but from POST bindings).
+    serves_download: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ def load_services(descriptor_path: Path) -> list[GrpcService]:
                 # Extensions are unknown fields until parsed with the annotation registered.
                 rule = options.Extensions[annotations_pb2.http] if options.HasExtension(annotations_pb2.http) else http_pb2.HttpRule()
                 raw_body = method.client_streaming and method.input_type == HTTP_BODY
-                methods.append(Method(method.name, method.server_streaming, tuple(_bindings(rule)), raw_body))
+                bindings = tuple(_bindings(rule))
+                download = method.output_type == HTTP_BODY and bool(bindings) and all(verb == "GET" for verb, _ in bindings)
+                methods.append(Method(method.name, method.server_streaming, bindings, raw_body, download))
             services.append(GrpcService(f"{file.package}.{service.name}", api, tuple(methods)))
     return services
 

@@ -105,6 +105,14 @@ def _upload_routes(services: list[GrpcService], config: StackConfig) -> list[dic
     return routes
 
 
+# Uploaded content goes back as a download, never rendered by a browser under our origin
+# with the Content-Type its uploader chose (an HTML upload would run as a page).
+DOWNLOAD_HEADERS = [
+    {"header": {"key": "x-content-type-options", "value": "nosniff"}},
+    {"header": {"key": "content-disposition", "value": "attachment"}},
+]
+
+
 def _routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, Any]]:
     gateway = config.gateway
     routes: list[dict[str, Any]] = [
@@ -125,11 +133,12 @@ def _routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, 
         tag = {"response_headers_to_add": [{"header": {"key": "x-stackmesh-service", "value": family}}]}
         for method in service.methods:
             if method.server_streaming:
+                headers = tag["response_headers_to_add"] + (DOWNLOAD_HEADERS if method.serves_download else [])
                 routes.append(
                     {
                         "match": {"path": f"/{service.full_name}/{method.name}"},
                         "route": {"cluster": family, "timeout": "0s", "idle_timeout": _seconds(STREAM_IDLE_TIMEOUT_S), "retry_policy": retry},
-                        **tag,
+                        "response_headers_to_add": headers,
                     }
                 )
         routes.append(

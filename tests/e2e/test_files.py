@@ -51,6 +51,21 @@ def test_content_type_of_the_part_is_kept(client):
     assert client.files.content(uploaded.id).response.headers["content-type"] == "application/jsonl"
 
 
+def test_uploaded_html_comes_back_as_a_download_not_a_page(client):
+    """A browser following the content URL must not render an uploader's HTML on our origin."""
+    uploaded = client.files.create(file=("page.html", io.BytesIO(b"<script>alert(1)</script>"), "text/html"), purpose="user_data")
+    headers = client.files.content(uploaded.id).response.headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-disposition"] == "attachment"
+
+
+def test_a_list_without_limit_is_a_page_of_20(client, stack):
+    for i in range(21):
+        client.files.create(file=(f"v{i}.txt", io.BytesIO(b"v")), purpose="vision")
+    page = httpx.get(f"{stack.gateway_url}/v1/files", params={"purpose": "vision"}, timeout=30).json()
+    assert len(page["data"]) == 20 and page["has_more"] is True
+
+
 def test_expires_after_sets_expires_at(client):
     uploaded = client.files.create(
         file=("short.txt", io.BytesIO(b"x")), purpose="user_data", expires_after={"anchor": "created_at", "seconds": 3600}

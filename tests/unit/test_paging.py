@@ -12,7 +12,8 @@ SIZE = PageSize(default=20, maximum=100)
 
 def test_an_absent_limit_is_the_lists_default():
     assert page_limit(None, SIZE) == 20
-    assert page_limit(None, FILES) == 10_000
+    assert page_limit(None, FILES) == 20  # not 10,000: a page of files is bounded by default too
+    assert page_limit(10_000, FILES) == 10_000
 
 
 def test_a_limit_up_to_the_maximum_is_kept_and_a_larger_one_clamped():

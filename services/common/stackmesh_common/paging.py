@@ -28,7 +28,7 @@ class PageSize:
 # Upstream clients ask for more than OpenAI's documented 100 (llama-stack-client sends 1000
 # for chat completions), so a larger `limit` is clamped, never refused: `has_more` and the
 # cursors keep paging correct. The maxima bound what one response holds.
-FILES = PageSize(default=10_000, maximum=10_000)  # OpenAI's own; rows are a few fields
+FILES = PageSize(default=20, maximum=10_000)  # OpenAI's maximum; a small default, as every other list
 VECTOR_STORE_FILES = PageSize(default=20, maximum=10_000)  # also a batch's files; rows are small
 CHAT_COMPLETIONS = PageSize(default=20, maximum=1_000)  # each row carries its whole conversation
 CHAT_COMPLETION_MESSAGES = PageSize(default=20, maximum=1_000)
