@@ -25,7 +25,6 @@ from pathlib import Path
 import grpc
 import httpx
 import openai
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,20 +35,12 @@ from stackmesh.inference.v1 import inference_service_pb2 as inference_pb  # noqa
 from stackmesh.inference.v1 import inference_service_pb2_grpc as inference_grpc  # noqa: E402
 from stackmesh_common.protojson import from_json  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import local_distribution  # noqa: E402
 
 MODEL = "SmolLM2-135M-Instruct"
 PROMPT = "Say hello to the world in one short sentence."
 TOKENS = 16
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"]}}
-
-
-def distribution(directory: Path) -> Path:
-    data = yaml.safe_load((REPO / "deploy" / "distributions" / "local.yaml").read_text())
-    # vector_io: inference keeps batch results in Files.
-    data["services"] = {name: data["services"][name] for name in ("inference", "vector_io", "agents")}
-    path = directory / "bench.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def timed(call) -> float:
@@ -86,39 +77,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalStack(distribution(Path(tmp)), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr) as stack:
-        inference = inference_grpc.InferenceServiceStub(grpc.insecure_channel(stack.service_address("inference")))
-        responses = agents_grpc.ResponsesServiceStub(grpc.insecure_channel(stack.service_address("agents")))
-        chat = from_json(
-            {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": TOKENS, "temperature": 0, "store": False,
-             "stream_options": {"include_usage": True}},
-            inference_pb.CreateChatCompletionRequest,
-        )  # fmt: skip
-        response = from_json({"model": MODEL, "input": PROMPT, "max_output_tokens": TOKENS, "temperature": 0, "store": True}, agents_pb.CreateResponseRequest)
-        http = httpx.Client(timeout=120)
-        for _ in range(3):  # warm-up: model caches, connections
-            responses.CreateResponse(response)
-            list(inference.StreamChatCompletion(chat))
-        loop_ms, chat_ms, delta_ms, token_ms = [], [], [], []
-        for _ in range(args.rounds):
-            chat_ms.append(timed(lambda: list(inference.StreamChatCompletion(chat))))
-            loop_ms.append(timed(lambda: responses.CreateResponse(response)))
-            token_ms.append(first_chunk_ms(inference, chat))
-            delta_ms.append(first_delta_ms(stack, http))
+    with tempfile.TemporaryDirectory() as tmp:
+        # vector_io too: inference keeps batch results in Files and will not start without it.
+        distribution = local_distribution(Path(tmp), "inference", "vector_io", "agents")
+        with LocalStack(distribution, state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr) as stack:
+            inference = inference_grpc.InferenceServiceStub(grpc.insecure_channel(stack.service_address("inference")))
+            responses = agents_grpc.ResponsesServiceStub(grpc.insecure_channel(stack.service_address("agents")))
+            chat = from_json(
+                {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": TOKENS, "temperature": 0, "store": False,
+                 "stream_options": {"include_usage": True}},
+                inference_pb.CreateChatCompletionRequest,
+            )  # fmt: skip
+            response = from_json({"model": MODEL, "input": PROMPT, "max_output_tokens": TOKENS, "temperature": 0, "store": True}, agents_pb.CreateResponseRequest)
+            http = httpx.Client(timeout=120)
+            for _ in range(3):  # warm-up: model caches, connections
+                responses.CreateResponse(response)
+                list(inference.StreamChatCompletion(chat))
+            loop_ms, chat_ms, delta_ms, token_ms = [], [], [], []
+            for _ in range(args.rounds):
+                chat_ms.append(timed(lambda: list(inference.StreamChatCompletion(chat))))
+                loop_ms.append(timed(lambda: responses.CreateResponse(response)))
+                token_ms.append(first_chunk_ms(inference, chat))
+                delta_ms.append(first_delta_ms(stack, http))
 
-        client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0, timeout=300)
+            client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0, timeout=300)
 
-        def with_tool(_: int) -> bool:
-            try:
-                result = client.responses.create(model=MODEL, input="Weather in Paris?", tools=[WEATHER], tool_choice="required", max_output_tokens=64, temperature=0)
-                return result.status == "completed" and result.output[0].type == "function_call"
-            except openai.OpenAIError:
-                return False
+            def with_tool(_: int) -> bool:
+                try:
+                    result = client.responses.create(model=MODEL, input="Weather in Paris?", tools=[WEATHER], tool_choice="required", max_output_tokens=64, temperature=0)
+                    return result.status == "completed" and result.output[0].type == "function_call"
+                except openai.OpenAIError:
+                    return False
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            outcomes = list(pool.map(with_tool, range(32)))
-        concurrent_s = time.perf_counter() - started
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                outcomes = list(pool.map(with_tool, range(32)))
+            concurrent_s = time.perf_counter() - started
 
     p50 = statistics.median
     print(f"\n{args.rounds} interleaved rounds, {TOKENS} greedy tokens, p50 in ms")

@@ -39,7 +39,6 @@ from typing import Any
 import grpc
 import httpx
 import openai
-import yaml
 from google.protobuf import json_format, struct_pb2
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,26 +51,13 @@ from stackmesh_common.db import migrate, open_pool  # noqa: E402
 from stackmesh_common.service import COMMON_MIGRATIONS  # noqa: E402
 from stackmesh_inference.settings import BatchSettings  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import local_distribution, percentile  # noqa: E402
 
 MODEL = "SmolLM2-135M-Instruct"
 SCHEMA = "bench_jobs"
 TERMINAL = ("JOB_STATE_COMPLETED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED")
 # Completed batches whose job record ended with progress below the line count.
 PROGRESS_SHORT: list[str] = []
-
-
-def distribution(directory: Path) -> Path:
-    """local.yaml with the services a batch uses: inference (batches) and vector_io (files)."""
-    data = yaml.safe_load((REPO / "deploy" / "distributions" / "local.yaml").read_text())
-    data["services"] = {name: data["services"][name] for name in ("inference", "vector_io")}
-    path = directory / "bench.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def epoch(ts: str) -> float:
@@ -323,7 +309,8 @@ def main() -> None:
         os.environ["STACKMESH_SERVICES__INFERENCE__SETTINGS__BATCHES__IN_PROCESS"] = "false"
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(distribution(Path(tmp)), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr)
+        # The services a batch uses: inference (batches) and vector_io (files).
+        stack = LocalStack(local_distribution(Path(tmp), "inference", "vector_io"), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr)
         with stack:
             worker_log = stack.state_dir / "logs" / "inference.log"
             worker = None

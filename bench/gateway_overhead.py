@@ -33,14 +33,10 @@ from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc  # noqa
 from stackmesh_inference.providers.llama_cpp import Config  # noqa: E402
 from stackmesh_inference.providers.packaged import packaged_gguf  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import percentile  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 MODEL = "SmolLM2-135M-Instruct"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def in_process_server():

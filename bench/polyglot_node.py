@@ -20,31 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import local_distribution, percentile  # noqa: E402
 
 NODE_CLIENT = REPO / "clients" / "node"
 CHAT_MODEL = "SmolLM2-135M-Instruct"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 TARGET_ADDED_P50_MS = 1.5
-
-
-def distribution(directory: Path) -> Path:
-    """local.yaml with only the services on the measured paths."""
-    data = yaml.safe_load((REPO / "deploy" / "distributions" / "local.yaml").read_text())
-    data["services"] = {name: data["services"][name] for name in ("inference", "vector_io")}
-    path = directory / "bench.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -59,7 +45,7 @@ def main() -> None:
     subprocess.run(["bash", str(NODE_CLIENT / "setup.sh")], check=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        with LocalStack(distribution(Path(tmp)), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr) as stack:
+        with LocalStack(local_distribution(Path(tmp), "inference", "vector_io"), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr) as stack:
             run = subprocess.run(
                 [
                     node,

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 from stackmesh.safety.v1 import safety_service_pb2 as pb  # noqa: E402
 from stackmesh.safety.v1 import safety_service_pb2_grpc as pb_grpc  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import percentile  # noqa: E402
 
 CONVERSATION = [
     {"role": "user", "content": "I keep a list of server names in a file. Can you show me how to ping each of them from Python "
@@ -37,11 +38,6 @@ CONVERSATION = [
 ]  # fmt: skip
 SHIELDS = {"pii": "inline::pii", "code-scanner": "inline::code-scanner", "prompt-guard": "inline::prompt-guard", "llama-guard": "inline::llama-guard"}
 CONCURRENCY = 16
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 async def timed(call: Callable[[], Awaitable[str]]) -> tuple[float, str]:

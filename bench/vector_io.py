@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import openai
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from stackmesh_common.config import ProviderConfig  # noqa: E402
 from stackmesh_common.peers import InferenceClient, peer_channel  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
+from bench.support import local_distribution  # noqa: E402
 from stackmesh_vector_io import providers  # noqa: E402
 from stackmesh_vector_io.embeddings import EmbeddingClient  # noqa: E402
 from stackmesh_vector_io.providers.base import ProviderContext, StoredChunk, VectorIOProvider  # noqa: E402
@@ -46,15 +46,6 @@ MODES = ("vector", "keyword", "hybrid")
 PROVIDER_IDS = {"remote::pgvector": "pgvector", "inline::sqlite-vec": "sqlite-vec"}
 DIMENSION = 384
 K = 10
-
-
-def distribution(directory: Path) -> Path:
-    """local.yaml with only the services on the measured path."""
-    data = yaml.safe_load((REPO / "deploy" / "distributions" / "local.yaml").read_text())
-    data["services"] = {name: data["services"][name] for name in ("inference", "vector_io")}
-    path = directory / "bench.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def vocabulary() -> list[str]:
@@ -229,7 +220,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = Corpus()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(distribution(Path(tmp)), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr)
+        stack = LocalStack(local_distribution(Path(tmp), "inference", "vector_io"), state_dir=Path(tmp) / "state", free_ports=True, out=sys.stderr)
         stack.start()
         try:
             client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key="unused", max_retries=0, timeout=600)

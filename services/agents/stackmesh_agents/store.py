@@ -28,6 +28,18 @@ class StoredResponse:
         return [*self.context_items, *self.input_items, *self.response.get("output", [])]
 
 
+def _response_not_found(response_id: str, param: str = "response_id") -> NotFound:
+    return NotFound(f"Response with id '{response_id}' not found", param=param, reason="response_not_found")
+
+
+def _conversation_not_found(conversation_id: str, param: str = "conversation_id") -> NotFound:
+    return NotFound(f"Conversation with id '{conversation_id}' not found", param=param, reason="conversation_not_found")
+
+
+def _item_not_found(conversation_id: str, item_id: str, param: str = "item_id") -> NotFound:
+    return NotFound(f"Item with id '{item_id}' not found in conversation '{conversation_id}'", param=param, reason="item_not_found")
+
+
 def _page(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
     return rows[:limit], len(rows) > limit
 
@@ -50,14 +62,14 @@ class ResponseStore:
             cursor = await conn.execute("SELECT response, input_items, context_items FROM responses WHERE id = %s", (response_id,))
             row = await cursor.fetchone()
         if row is None:
-            raise NotFound(f"Response with id '{response_id}' not found", param=param, reason="response_not_found")
+            raise _response_not_found(response_id, param)
         return StoredResponse(*row)
 
     async def delete(self, response_id: str) -> None:
         async with self.pool.connection() as conn:
             cursor = await conn.execute("DELETE FROM responses WHERE id = %s", (response_id,))
         if cursor.rowcount == 0:
-            raise NotFound(f"Response with id '{response_id}' not found", param="response_id", reason="response_not_found")
+            raise _response_not_found(response_id)
 
     async def list(self, *, after: str | None, limit: int, model: str | None, order: str) -> Page[StoredResponse]:
         conditions, args = [], []
@@ -114,7 +126,7 @@ class ConversationStore:
             cursor = await conn.execute("SELECT id, created_at, metadata FROM conversations WHERE id = %s", (conversation_id,))
             row = await cursor.fetchone()
         if row is None:
-            raise NotFound(f"Conversation with id '{conversation_id}' not found", param=param, reason="conversation_not_found")
+            raise _conversation_not_found(conversation_id, param)
         return StoredConversation(*row)
 
     async def update(self, conversation_id: str, metadata: dict[str, str]) -> StoredConversation:
@@ -125,21 +137,21 @@ class ConversationStore:
             )
             row = await cursor.fetchone()
         if row is None:
-            raise NotFound(f"Conversation with id '{conversation_id}' not found", param="conversation_id", reason="conversation_not_found")
+            raise _conversation_not_found(conversation_id)
         return StoredConversation(*row)
 
     async def delete(self, conversation_id: str) -> None:
         async with self.pool.connection() as conn:
             cursor = await conn.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
         if cursor.rowcount == 0:
-            raise NotFound(f"Conversation with id '{conversation_id}' not found", param="conversation_id", reason="conversation_not_found")
+            raise _conversation_not_found(conversation_id)
 
     async def append(self, conversation_id: str, items: list[Item]) -> None:
         try:
             async with self.pool.connection() as conn:
                 await self._insert(conn, conversation_id, items, int(time.time()))
         except psycopg.errors.ForeignKeyViolation:
-            raise NotFound(f"Conversation with id '{conversation_id}' not found", param="conversation_id", reason="conversation_not_found") from None
+            raise _conversation_not_found(conversation_id) from None
 
     @staticmethod
     async def _insert(conn: Any, conversation_id: str, items: list[Item], created: int) -> None:
@@ -185,7 +197,7 @@ class ConversationStore:
             row = await cursor.fetchone()
         if row is None:
             await self.get(conversation_id)
-            raise NotFound(f"Item with id '{item_id}' not found in conversation '{conversation_id}'", param=param, reason="item_not_found")
+            raise _item_not_found(conversation_id, item_id, param)
         return row[0]
 
     async def delete_item(self, conversation_id: str, item_id: str) -> None:
@@ -193,4 +205,4 @@ class ConversationStore:
             cursor = await conn.execute("DELETE FROM conversation_items WHERE conversation_id = %s AND id = %s", (conversation_id, item_id))
         if cursor.rowcount == 0:
             await self.get(conversation_id)
-            raise NotFound(f"Item with id '{item_id}' not found in conversation '{conversation_id}'", param="item_id", reason="item_not_found")
+            raise _item_not_found(conversation_id, item_id)

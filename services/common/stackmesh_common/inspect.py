@@ -41,7 +41,7 @@ _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 def _is_secret(key: str) -> bool:
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
-    return any(word in _SECRET_WORDS for word in words) or key.lower() in _SECRET_WORDS
+    return any(word in _SECRET_WORDS for word in words)
 
 
 def _redacted_text(text: str) -> str:

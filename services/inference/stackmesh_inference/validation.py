@@ -184,8 +184,7 @@ def _sampling(body: dict[str, Any], max_n: int) -> None:
 
 
 def validate_chat(body: dict[str, Any], max_n: int = 8) -> None:
-    if not body.get("model"):
-        raise InvalidArgument("`model` is required", param="model")
+    """The request past its model, which the servicer resolved first."""
     messages = body.get("messages")
     if not messages:
         raise InvalidArgument("`messages` is required and must be a non-empty list of messages", param="messages")
