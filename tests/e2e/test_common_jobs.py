@@ -119,6 +119,32 @@ async def test_jobs_are_retried_then_fail_for_good_and_bad_input_is_not_retried(
     assert records["ok"].unpack(struct_pb2.Struct)["value"] == "ok"
 
 
+async def test_a_job_whose_worker_dies_on_every_run_fails_instead_of_hanging(runtime):
+    """Each run ends with its runner gone (stopped at once, the job unacked, as a kill -9
+    leaves it): after max_deliver runs the spare delivery records the failure."""
+    _, _, queue, runner = runtime
+    kind = new_kind(ack_wait_s=1, max_deliver=2)
+    handler = Recorder()
+    await jobs.ensure_stream(queue.nc, kind)
+    record = await queue.submit(kind, f"lost-{kind.name}", payload(wait=True))
+    for _ in range(kind.max_deliver):
+        handler.started.clear()
+        current = await runner(kind, handler)
+        await asyncio.wait_for(handler.started.wait(), 30)
+        await current.stop(grace_s=0)
+    await runner(kind, handler)
+
+    async def over() -> bool:
+        return (await queue.store.get(record.id)).terminal
+
+    await until(over)
+    final = await queue.store.get(record.id)
+    assert (final.state, final.attempts) == ("failed", 3)
+    assert "stopped during each of its 2 runs" in final.error["message"]
+    assert [attempt for _, attempt, _ in handler.runs] == [1, 2]
+    assert record.id in handler.failed_for_good
+
+
 async def test_submit_is_idempotent_by_job_id(runtime):
     _, _, queue, runner = runtime
     kind = new_kind()

@@ -39,6 +39,10 @@ class PermanentJobError(Exception):
     """A failure that retrying cannot fix (bad input): the job fails without another attempt."""
 
 
+class WorkerLost(Exception):
+    """A job whose every run ended with its worker gone."""
+
+
 @dataclass
 class JobContext:
     """One delivery of a job to its handler."""
@@ -109,13 +113,14 @@ class JobRunner:
         self._running: dict[str, _Running] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._subscription: Any = None
         self._cancel_subscription: Any = None
 
     async def start(self) -> None:
         await ensure_stream(self.nc, self.kind)
-        subscription = await self.nc.jetstream().pull_subscribe_bind(self.kind.durable, self.kind.stream)
+        self._subscription = await self.nc.jetstream().pull_subscribe_bind(self.kind.durable, self.kind.stream)
         self._cancel_subscription = await self.nc.subscribe(self.kind.cancel_subject, cb=self._on_cancel)
-        self._tasks = [asyncio.create_task(self._fetch_loop(subscription)), asyncio.create_task(self._sweep_loop())]
+        self._tasks = [asyncio.create_task(self._fetch_loop(self._subscription)), asyncio.create_task(self._sweep_loop())]
         log.info("job runner started", extra={"fields": {"kind": self.kind.name, "concurrency": self.concurrency}})
 
     async def _on_cancel(self, message: Msg) -> None:
@@ -235,6 +240,13 @@ class JobRunner:
             last_attempt=started.attempts >= self.kind.max_deliver,
             store=self.store,
         )
+        if started.attempts > self.kind.max_deliver:
+            # JetStream's spare delivery: every run ended with its worker gone (killed, or
+            # stopped before it finished), so none recorded a failure. Fail it here rather
+            # than start a run that no further delivery would rescue.
+            error = WorkerLost(f"the job's worker stopped during each of its {self.kind.max_deliver} runs")
+            await self._record(running.delivery, job, "error", error)
+            return
         work = asyncio.create_task(self.handler.run(job))
         running.job = job
         heartbeat = asyncio.create_task(self._heartbeat(job, work))
@@ -288,9 +300,12 @@ class JobRunner:
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stops fetching, gives running jobs `grace_s` to finish, then hands the rest back unacked."""
         self._stopping.set()
-        if self._cancel_subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._cancel_subscription.unsubscribe()
+        # Unsubscribed, a pull left pending cannot take (and waste) a delivery of a job that
+        # should go to another worker, when the connection outlives the runner.
+        for subscription in (self._subscription, self._cancel_subscription):
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
