@@ -202,7 +202,8 @@ def test_32_concurrent_responses_with_tools_all_succeed(client):
         ({"input": ""}, 400, "input"),
         ({"max_output_tokens": 4}, 400, "max_output_tokens"),
         ({"text": {"format": {"type": "json_schema", "name": "x"}}}, 400, "text.format.schema"),
-        ({"background": True}, 400, "background"),
+        ({"background": True, "store": False}, 400, "store"),
+        ({"background": True, "model": "no-such-model"}, 404, "model"),
     ],
 )
 def test_bad_requests_name_the_field(stack, extra, status, param):

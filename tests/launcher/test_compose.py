@@ -48,7 +48,7 @@ def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, An
     assert services["inference"]["depends_on"] == {"postgres": healthy, "nats": healthy}
     assert services["safety"]["depends_on"] == {"postgres": healthy, "inference": healthy}
     assert services["vector-io"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy}
-    assert services["agents"]["depends_on"] == {"postgres": healthy, "inference": healthy, "vector-io": healthy}
+    assert services["agents"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy, "vector-io": healthy, "safety": healthy}
     assert services["gateway"]["depends_on"] == {"inference": healthy, "safety": healthy, "vector-io": healthy, "agents": healthy}
     assert [p for s in services.values() for p in s.get("ports", [])] == [{"published": 8321, "target": 8321}]
     assert all("healthcheck" in service for service in services.values())

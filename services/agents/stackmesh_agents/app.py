@@ -1,11 +1,12 @@
 """The agents service: OpenAI Responses and Conversations on one agent loop over the mesh, and
-Llama Stack's stored prompts."""
+Llama Stack's stored prompts and tool groups."""
 
 from __future__ import annotations
 
 from stackmesh.agents.v1 import agents_service_pb2_grpc as pb_grpc
 from stackmesh_common.config import ConfigError
 from stackmesh_common.service import ServiceContext, ServiceSpec
+from stackmesh_agents.background import open_background
 from stackmesh_agents.conversations_servicer import ConversationsServicer
 from stackmesh_agents.file_search import FileSearch
 from stackmesh_agents.guardrails import Guardrails
@@ -15,6 +16,7 @@ from stackmesh_agents.prompts_servicer import PromptsServicer
 from stackmesh_agents.responses_servicer import ResponsesServicer
 from stackmesh_agents.settings import Settings
 from stackmesh_agents.store import ConversationStore, ResponseStore
+from stackmesh_agents.turns import TurnBuilder
 
 
 async def setup(ctx: ServiceContext) -> None:
@@ -27,7 +29,11 @@ async def setup(ctx: ServiceContext) -> None:
     file_search = FileSearch(ctx.peers.vector_io, settings.tool_timeout_s) if ctx.peers.has("vector_io") else None
     guardrails = Guardrails(ctx.peers.safety, settings.tool_timeout_s) if ctx.peers.has("safety") else None
     loop = AgentLoop(ctx.peers.inference, file_search, guardrails, settings)
-    ctx.add_servicer(ResponsesServicer(loop, responses, conversations, prompts, settings), pb_grpc.add_ResponsesServiceServicer_to_server)
+    builder = TurnBuilder(loop, responses, conversations, prompts, settings)
+    background = await open_background(ctx, builder, loop)
+    if not ctx.serving:
+        return  # a worker process: background responses only
+    ctx.add_servicer(ResponsesServicer(builder, background), pb_grpc.add_ResponsesServiceServicer_to_server)
     ctx.add_servicer(ConversationsServicer(conversations), pb_grpc.add_ConversationsServiceServicer_to_server)
     ctx.add_servicer(PromptsServicer(prompts), pb_grpc.add_PromptsServiceServicer_to_server)
 
@@ -37,4 +43,5 @@ SPEC = ServiceSpec(
     setup=setup,
     migrations="stackmesh_agents.migrations",
     settings=Settings,
+    uses_nats=True,
 )

@@ -44,6 +44,7 @@ class Turn:
     max_tool_calls: int | None
     include: frozenset[str]
     guardrails: list[str]  # shield ids run on the input and on the answer
+    conversation_id: str | None = None  # the conversation it reads from and appends to
 
 
 @dataclass

@@ -1,9 +1,8 @@
-"""The OpenAI Responses API: checks a request, resolves its context, runs the agent loop,
-stores the result and appends it to its conversation."""
+"""The OpenAI Responses API: builds a request's turn, runs the agent loop (or queues it, in
+the background), stores the result and appends it to its conversation."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, AsyncIterator
 
 import grpc
@@ -11,175 +10,42 @@ import grpc
 from stackmesh.agents.v1 import agents_service_pb2 as pb
 from stackmesh.agents.v1 import agents_service_pb2_grpc as pb_grpc
 from stackmesh.agents.v1 import response_pb2
-from stackmesh_common.errors import InvalidArgument, NotFound
-from stackmesh_common.metadata import check_metadata
+from stackmesh.common.v1 import job_pb2
+from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.paging import RESPONSE_INPUT_ITEMS, RESPONSES, page_limit, sort_order
-from stackmesh_common.protojson import from_json, request_to_dict
+from stackmesh_common.protojson import from_json
 from stackmesh_common.sse import sse_stream
-from stackmesh_agents.guardrails import shield_ids
-from stackmesh_agents.items import Item, function_calls_answered, new_id, normalize_input
-from stackmesh_agents.loop import AgentLoop, Outcome, Turn
-from stackmesh_agents.prompts import PromptStore, resolve
-from stackmesh_agents.settings import Settings
-from stackmesh_agents.store import ConversationStore, ResponseStore
-from stackmesh_agents.tools import chat_tool_choice, response_format, toolset
-
-# Request fields passed to inference as they are (Responses and chat completions share them).
-SAMPLING = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "parallel_tool_calls")
-# Response fields that echo the request.
-ECHOED = ("instructions", "prompt", "previous_response_id", "temperature", "top_p", "frequency_penalty", "presence_penalty", "max_output_tokens",
-          "max_tool_calls", "top_logprobs", "truncation", "prompt_cache_key", "safety_identifier", "service_tier", "reasoning")
-# Deadline of looking a model up before the response starts.
-LOOKUP_TIMEOUT_S = 30.0
-# How long a model found by a look-up is trusted: a look-up is a peer call on every request
-# otherwise. A model unregistered meanwhile fails the response on its inference call instead.
-KNOWN_MODEL_TTL_S = 10.0
-# Never echoed: secrets for MCP servers.
-SECRET_TOOL_FIELDS = ("headers", "authorization")
-
-
-def _conversation_id(value: Any) -> str | None:
-    """`conversation` is an id or OpenAI's {"id": …} object."""
-    if value is None:
-        return None
-    conversation_id = value.get("id") if isinstance(value, dict) else value
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise InvalidArgument('`conversation` must be a conversation id or {"id": …}', param="conversation")
-    return conversation_id
-
-
-def _check_ranges(body: dict[str, Any]) -> None:
-    for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1), ("frequency_penalty", -2, 2), ("presence_penalty", -2, 2)):
-        if body.get(name) is not None and not low <= body[name] <= high:
-            raise InvalidArgument(f"`{name}` must be between {low} and {high}, got {body[name]:g}", param=name)
-    if body.get("max_output_tokens") is not None and body["max_output_tokens"] < 16:
-        raise InvalidArgument(f"`max_output_tokens` must be at least 16, got {body['max_output_tokens']}", param="max_output_tokens")
-    for name in ("max_tool_calls", "max_infer_iters"):
-        if body.get(name) is not None and body[name] < 1:
-            raise InvalidArgument(f"`{name}` must be at least 1, got {body[name]}", param=name)
-    check_metadata(body.get("metadata") or {})
+from stackmesh_agents.background import BackgroundResponses
+from stackmesh_agents.loop import Outcome
+from stackmesh_agents.turns import UNFINISHED, TurnBuilder
 
 
 class ResponsesServicer(pb_grpc.ResponsesServiceServicer):
-    def __init__(
-        self, loop: AgentLoop, responses: ResponseStore, conversations: ConversationStore, prompts: PromptStore, settings: Settings
-    ) -> None:
-        # The loop's peers (inference, file search, guardrails) also check a request up front.
-        self.loop = loop
-        self.responses = responses
-        self.conversations = conversations
-        self.prompts = prompts
-        self.settings = settings
-        self._known_models: dict[str, float] = {}  # model id → when its look-up expires
-
-    async def _turn(self, request: pb.CreateResponseRequest) -> tuple[Turn, str | None]:
-        """Everything that can be the caller's mistake is found here, before any event is sent."""
-        body = request_to_dict(request)
-        if not body.get("model"):
-            raise InvalidArgument("`model` is required", param="model")
-        if body.get("background"):
-            raise InvalidArgument("`background` responses are not supported yet; send the request without it", param="background")
-        _check_ranges(body)
-        new_input = normalize_input(body.get("input"))
-        conversation_id = _conversation_id(body.get("conversation"))
-        if conversation_id and body.get("previous_response_id"):
-            raise InvalidArgument("give `previous_response_id` or `conversation`, not both", param="conversation")
-        context: list[Item] = []
-        if body.get("previous_response_id"):
-            previous = await self.responses.get(body["previous_response_id"], param="previous_response_id")
-            context = previous.continuation
-        elif conversation_id:
-            await self.conversations.get(conversation_id, param="conversation")
-            context = await self.conversations.items(conversation_id)
-        function_calls_answered([*context, *new_input])
-        tools = toolset(body.get("tools") or [])
-        if tools.file_search is not None:
-            if self.loop.file_search is None:
-                raise InvalidArgument("the file_search tool needs the vector_io service, which this distribution does not run", param="tools")
-            index = next(i for i, tool in enumerate(body["tools"]) if tool["type"] == "file_search")
-            await self.loop.file_search.check_stores(tools.file_search, f"tools[{index}]")
-        tool_choice = chat_tool_choice(body.get("tool_choice"), tools)
-        shields = shield_ids(body.get("guardrails") or [])
-        if shields:
-            if self.loop.guardrails is None:
-                raise InvalidArgument("`guardrails` need the safety service, which this distribution does not run", param="guardrails")
-            await self.loop.guardrails.check_shields(shields)
-        await self._check_model(body["model"])
-        instructions = body.get("instructions")
-        if body.get("prompt"):
-            # The stored template comes first, as the system message the caller's instructions extend.
-            prompt = body["prompt"]
-            if not prompt.get("id"):
-                raise InvalidArgument("`prompt.id` is required", param="prompt.id")
-            text = await resolve(self.prompts, prompt["id"], prompt.get("version"), prompt.get("variables") or {})
-            instructions = f"{text}\n\n{instructions}" if instructions else text
-        sampling = {name: body[name] for name in SAMPLING if name in body}
-        if body.get("max_output_tokens") is not None:
-            sampling["max_tokens"] = body["max_output_tokens"]
-        fmt = response_format(body.get("text"))
-        if fmt is not None:
-            sampling["response_format"] = fmt
-        response = {
-            "id": new_id("resp"),
-            "object": "response",
-            "created_at": int(time.time()),
-            "model": body["model"],
-            "store": body.get("store", True),
-            "background": False,
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "tool_choice": body.get("tool_choice", "auto"),
-            "tools": [{k: v for k, v in tool.items() if k not in SECRET_TOOL_FIELDS} for tool in body.get("tools") or []],
-            "text": body.get("text") or {"format": {"type": "text"}},
-            "metadata": body.get("metadata") or {},
-            **{name: body[name] for name in ECHOED if name in body},
-        }
-        if conversation_id:
-            response["conversation"] = {"id": conversation_id}
-        turn = Turn(
-            response=response,
-            instructions=instructions,
-            context=context,
-            input=new_input,
-            tools=tools,
-            tool_choice=tool_choice,
-            sampling=sampling,
-            max_infer_iters=body.get("max_infer_iters") or self.settings.max_infer_iters,
-            max_tool_calls=body.get("max_tool_calls"),
-            include=frozenset(body.get("include") or []),
-            guardrails=shields,
-        )
-        return turn, conversation_id
-
-    async def _check_model(self, model: str) -> None:
-        if self._known_models.get(model, 0.0) > time.monotonic():
-            return
-        if await self.loop.inference.get_model(model, timeout_s=LOOKUP_TIMEOUT_S, param="model") is None:
-            raise NotFound(f"The model `{model}` does not exist", param="model", reason="model_not_found")
-        self._known_models[model] = time.monotonic() + KNOWN_MODEL_TTL_S
-
-    async def _finish(self, turn: Turn, conversation_id: str | None, outcome: Outcome) -> None:
-        if turn.response["store"]:
-            await self.responses.save(outcome.response, turn.input, turn.context)
-        if conversation_id and outcome.response["status"] != "failed":
-            await self.conversations.append(conversation_id, [*turn.input, *outcome.response["output"]])
+    def __init__(self, builder: TurnBuilder, background: BackgroundResponses) -> None:
+        self.builder = builder
+        self.loop = builder.loop
+        self.responses = builder.responses
+        self.background = background
 
     async def _events(self, request: pb.CreateResponseRequest) -> AsyncIterator[response_pb2.ResponseStreamEvent]:
-        turn, conversation_id = await self._turn(request)
+        turn = await self.builder.build(request)
         outcome = Outcome()
         async for event in self.loop.run(turn, outcome):
             if event["type"] in ("response.completed", "response.incomplete", "response.failed"):
                 # Stored before the last event, so a client that reads the response at once finds it.
-                await self._finish(turn, conversation_id, outcome)
+                await self.builder.finish(turn, outcome)
             yield from_json(event, response_pb2.ResponseStreamEvent)
 
     async def CreateResponse(self, request: pb.CreateResponseRequest, context: grpc.aio.ServicerContext) -> response_pb2.Response:
         if request.stream:
             raise InvalidArgument("`stream` must be the JSON boolean true to stream (gRPC callers: use StreamResponse)", param="stream")
-        turn, conversation_id = await self._turn(request)
+        turn = await self.builder.build(request)
+        if turn.response["background"]:
+            return from_json(await self.background.submit(turn, request), response_pb2.Response)
         outcome = Outcome()
         async for _ in self.loop.run(turn, outcome):
             pass
-        await self._finish(turn, conversation_id, outcome)
+        await self.builder.finish(turn, outcome)
         if outcome.error is not None and outcome.error.http_status < 500:
             raise outcome.error  # the model refused the request (e.g. too long): the caller's to fix
         return from_json(outcome.response, response_pb2.Response)
@@ -195,6 +61,9 @@ class ResponsesServicer(pb_grpc.ResponsesServiceServicer):
         return from_json(stored.response, response_pb2.Response)
 
     async def DeleteResponse(self, request: pb.DeleteResponseRequest, context: grpc.aio.ServicerContext) -> response_pb2.DeletedResponse:
+        stored = await self.responses.get(request.response_id)
+        if stored.response.get("background") and stored.response["status"] in UNFINISHED:
+            await self.background.cancel(stored.response)
         await self.responses.delete(request.response_id)
         return response_pb2.DeletedResponse(id=request.response_id, object="response", deleted=True)
 
@@ -236,4 +105,13 @@ class ResponsesServicer(pb_grpc.ResponsesServiceServicer):
         stored = await self.responses.get(request.response_id)
         if not stored.response.get("background"):
             raise InvalidArgument("only background responses can be cancelled; this one ran in the foreground", param="response_id")
-        return from_json(stored.response, response_pb2.Response)
+        if stored.response["status"] not in UNFINISHED:
+            return from_json(stored.response, response_pb2.Response)  # cancelling again, or too late: it stands
+        return from_json(await self.background.cancel(stored.response), response_pb2.Response)
+
+    async def WatchResponse(self, request: pb.WatchResponseRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[job_pb2.Job]:
+        stored = await self.responses.get(request.response_id)
+        if not stored.response.get("background"):
+            raise InvalidArgument("only background responses run as jobs; this one ran in the foreground", param="response_id")
+        async for record in self.background.queue.store.watch(request.response_id):
+            yield record.to_proto()

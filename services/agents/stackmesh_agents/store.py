@@ -57,6 +57,12 @@ class ResponseStore:
                 (response["id"], response["created_at"], response["model"], principal.get(), Jsonb(response), Jsonb(input_items), Jsonb(context_items)),
             )
 
+    async def update(self, response: dict[str, Any]) -> bool:
+        """Replaces a stored response's JSON; False when it is gone (deleted meanwhile)."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("UPDATE responses SET response = %s WHERE id = %s", (Jsonb(response), response["id"]))
+        return cursor.rowcount > 0
+
     async def get(self, response_id: str, param: str = "response_id") -> StoredResponse:
         async with self.pool.connection() as conn:
             cursor = await conn.execute("SELECT response, input_items, context_items FROM responses WHERE id = %s", (response_id,))

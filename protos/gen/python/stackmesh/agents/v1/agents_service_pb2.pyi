@@ -321,6 +321,16 @@ class WatchResponseRequest(_message.Message):
     response_id: str
     def __init__(self, response_id: _Optional[str] = ...) -> None: ...
 
+class BackgroundResponseJob(_message.Message):
+    __slots__ = ("response_id", "created_at", "request")
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    response_id: str
+    created_at: int
+    request: CreateResponseRequest
+    def __init__(self, response_id: _Optional[str] = ..., created_at: _Optional[int] = ..., request: _Optional[_Union[CreateResponseRequest, _Mapping]] = ...) -> None: ...
+
 class CreateConversationRequest(_message.Message):
     __slots__ = ("items", "metadata")
     class MetadataEntry(_message.Message):
