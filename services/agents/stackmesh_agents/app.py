@@ -11,11 +11,14 @@ from stackmesh_agents.conversations_servicer import ConversationsServicer
 from stackmesh_agents.file_search import FileSearch
 from stackmesh_agents.guardrails import Guardrails
 from stackmesh_agents.loop import AgentLoop
+from stackmesh_agents.mcp import McpClient
 from stackmesh_agents.prompts import PromptStore
 from stackmesh_agents.prompts_servicer import PromptsServicer
 from stackmesh_agents.responses_servicer import ResponsesServicer
 from stackmesh_agents.settings import Settings
 from stackmesh_agents.store import ConversationStore, ResponseStore
+from stackmesh_agents.tool_groups import ToolGroups, tool_runtimes
+from stackmesh_agents.tool_groups_servicer import ToolGroupsServicer, ToolRuntimeServicer
 from stackmesh_agents.turns import TurnBuilder
 
 
@@ -36,6 +39,12 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.add_servicer(ResponsesServicer(builder, background), pb_grpc.add_ResponsesServiceServicer_to_server)
     ctx.add_servicer(ConversationsServicer(conversations), pb_grpc.add_ConversationsServiceServicer_to_server)
     ctx.add_servicer(PromptsServicer(prompts), pb_grpc.add_PromptsServiceServicer_to_server)
+    mcp = McpClient(call_timeout_s=settings.tool_timeout_s)
+    ctx.on_close(mcp.close)
+    tool_groups = ToolGroups(ctx.pool, tool_runtimes(file_search, mcp))
+    await tool_groups.start()
+    ctx.add_servicer(ToolGroupsServicer(tool_groups), pb_grpc.add_ToolGroupsServiceServicer_to_server)
+    ctx.add_servicer(ToolRuntimeServicer(tool_groups), pb_grpc.add_ToolRuntimeServiceServicer_to_server)
 
 
 SPEC = ServiceSpec(
