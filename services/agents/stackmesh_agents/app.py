@@ -31,7 +31,9 @@ async def setup(ctx: ServiceContext) -> None:
     prompts = PromptStore(ctx.pool)
     file_search = FileSearch(ctx.peers.vector_io, settings.tool_timeout_s) if ctx.peers.has("vector_io") else None
     guardrails = Guardrails(ctx.peers.safety, settings.tool_timeout_s) if ctx.peers.has("safety") else None
-    loop = AgentLoop(ctx.peers.inference, file_search, guardrails, settings)
+    mcp = McpClient(connect_timeout_s=settings.mcp_connect_timeout_s, call_timeout_s=settings.tool_timeout_s)
+    ctx.on_close(mcp.close)
+    loop = AgentLoop(ctx.peers.inference, file_search, guardrails, mcp, settings)
     builder = TurnBuilder(loop, responses, conversations, prompts, settings)
     background = await open_background(ctx, builder, loop)
     if not ctx.serving:
@@ -39,8 +41,6 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.add_servicer(ResponsesServicer(builder, background), pb_grpc.add_ResponsesServiceServicer_to_server)
     ctx.add_servicer(ConversationsServicer(conversations), pb_grpc.add_ConversationsServiceServicer_to_server)
     ctx.add_servicer(PromptsServicer(prompts), pb_grpc.add_PromptsServiceServicer_to_server)
-    mcp = McpClient(call_timeout_s=settings.tool_timeout_s)
-    ctx.on_close(mcp.close)
     tool_groups = ToolGroups(ctx.pool, tool_runtimes(file_search, mcp))
     await tool_groups.start()
     ctx.add_servicer(ToolGroupsServicer(tool_groups), pb_grpc.add_ToolGroupsServiceServicer_to_server)

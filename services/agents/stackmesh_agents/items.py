@@ -3,7 +3,8 @@
 An item is the plain JSON of a `ResponseItem` (only the fields its type uses). Callers send
 OpenAI's looser input shapes — a bare string, a message without `type`, string content —
 and `normalize_input` turns them into items with ids; `to_chat_messages` renders a run of
-items as the chat conversation the inference service takes.
+items as the chat conversation the inference service takes (MCP listings and approval
+requests are bookkeeping the model does not read).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from stackmesh_common.protojson import from_json
 Item = dict[str, Any]
 
 MESSAGE_ROLES = ("system", "developer", "user", "assistant")
+# What the model reads for a call its caller declined to approve.
+DECLINED = "The user declined to run this tool call."
 # Input item types a caller may send; the rest (file_search_call, mcp_list_tools, …) are
 # only produced by the service, but may come back in a conversation or a replayed output.
-INPUT_TYPES = ("message", "function_call", "function_call_output")
+INPUT_TYPES = ("message", "function_call", "function_call_output", "mcp_approval_response")
 TEXT_PARTS = ("input_text", "output_text")
 
 
@@ -103,6 +106,20 @@ def _function_call(raw: dict[str, Any], where: str) -> Item:
     }
 
 
+def _approval_response(raw: dict[str, Any], where: str) -> Item:
+    if not isinstance(raw.get("approve"), bool):
+        raise InvalidArgument(f"`{where}.approve` is required: true or false", param=f"{where}.approve")
+    item = {
+        "type": "mcp_approval_response",
+        "id": raw.get("id") or new_id("mcpa"),
+        "approval_request_id": _required_string(raw, "approval_request_id", where),
+        "approve": raw["approve"],
+    }
+    if raw.get("reason") is not None:
+        item["reason"] = raw["reason"]
+    return item
+
+
 def normalize_item(raw: Any, where: str) -> Item:
     if not isinstance(raw, dict):
         raise InvalidArgument(f"`{where}` must be an item object", param=where)
@@ -113,6 +130,8 @@ def normalize_item(raw: Any, where: str) -> Item:
         item = _function_call_output(raw, where)
     elif kind == "function_call":
         item = _function_call(raw, where)
+    elif kind == "mcp_approval_response":
+        item = _approval_response(raw, where)
     else:
         raise InvalidArgument(f"`{where}.type` must be one of {', '.join(INPUT_TYPES)}, got {kind!r}", param=f"{where}.type")
     # Fields passed through as sent (id, status, a part's detail) must fit the ResponseItem
@@ -165,6 +184,7 @@ def to_chat_messages(instructions: str | None, items: list[Item]) -> list[dict[s
     """The chat conversation for a run of items. Consecutive calls become one assistant
     message with several tool_calls, as chat models expect parallel calls."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": instructions}] if instructions else []
+    requests = {item["id"]: item for item in items if item["type"] == "mcp_approval_request"}
     for item in items:
         kind = item["type"]
         if kind == "message":
@@ -174,16 +194,54 @@ def to_chat_messages(instructions: str | None, items: list[Item]) -> list[dict[s
             else:
                 messages.append({"role": role, "content": _user_content(item["content"])})
         elif kind == "function_call":
-            call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
-            last = messages[-1] if messages else None
-            if last and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
-                last["tool_calls"].append(call)
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            _add_call(messages, item["call_id"], item["name"], item["arguments"])
         elif kind == "function_call_output":
             output = item["output"]
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output if isinstance(output, str) else text_of(output)})
+        elif kind == "mcp_call":
+            _add_call(messages, item["id"], item["name"], item["arguments"])
+            messages.append({"role": "tool", "tool_call_id": item["id"], "content": mcp_call_result(item)})
+        elif kind == "mcp_approval_response" and not item["approve"] and item["approval_request_id"] in requests:
+            # An approved call shows as its mcp_call; a declined one only here.
+            request = requests[item["approval_request_id"]]
+            _add_call(messages, request["id"], request["name"], request["arguments"])
+            messages.append({"role": "tool", "tool_call_id": request["id"], "content": DECLINED})
     return messages
+
+
+def _add_call(messages: list[dict[str, Any]], call_id: str, name: str, arguments: str) -> None:
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    last = messages[-1] if messages else None
+    if last and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
+        last["tool_calls"].append(call)
+    else:
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
+def mcp_call_result(item: Item) -> str:
+    """What the model reads of an mcp_call: its output, or its error."""
+    error = item.get("error")
+    if not error:
+        return item.get("output") or ""
+    if error.get("type") == "mcp_tool_execution_error":
+        return "Error: " + text_of(error.get("content"))
+    return "Error: " + str(error.get("message", ""))
+
+
+def approvals_answered(context: list[Item], new_input: list[Item]) -> None:
+    """Every mcp_approval_response answers a pending request of the context (400 otherwise)."""
+    pending = {item["id"] for item in context if item["type"] == "mcp_approval_request"}
+    pending -= {item["approval_request_id"] for item in context if item["type"] == "mcp_approval_response"}
+    for index, item in enumerate(new_input):
+        if item["type"] != "mcp_approval_response":
+            continue
+        if item["approval_request_id"] not in pending:
+            raise InvalidArgument(
+                f"`input[{index}].approval_request_id` {item['approval_request_id']!r} names no pending mcp_approval_request; "
+                "continue from the response that asked (previous_response_id or conversation)",
+                param=f"input[{index}].approval_request_id",
+            )
+        pending.discard(item["approval_request_id"])
 
 
 def function_calls_answered(items: list[Item]) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from stackmesh.inference.v1 import inference_service_pb2 as inference_pb
 from stackmesh_common.errors import StackmeshError
@@ -20,13 +20,17 @@ from stackmesh_common.peers import InferenceClient
 from stackmesh_common.protojson import from_json
 from stackmesh_agents.file_search import RESULTS_INCLUDE, FileSearch
 from stackmesh_agents.guardrails import Guardrails, Violation
-from stackmesh_agents.items import Item, new_id, to_chat_messages
+from stackmesh_agents.items import Item, mcp_call_result, new_id, to_chat_messages
+from stackmesh_agents.mcp import McpClient
+from stackmesh_agents.mcp_tools import McpRun
 from stackmesh_agents.settings import Settings
-from stackmesh_agents.tools import Toolset
+from stackmesh_agents.tools import MCP, Toolset
 
 log = logging.getLogger("stackmesh.agents")
 
 Event = dict[str, Any]
+# What the model reads for a built-in tool call past the request's max_tool_calls.
+SKIPPED_CALL = "Not run: this response has made all the tool calls it may. Answer with what you have."
 
 
 @dataclass
@@ -78,10 +82,13 @@ class _Call:
 
 
 class AgentLoop:
-    def __init__(self, inference: InferenceClient, file_search: FileSearch | None, guardrails: Guardrails | None, settings: Settings) -> None:
+    def __init__(
+        self, inference: InferenceClient, file_search: FileSearch | None, guardrails: Guardrails | None, mcp: McpClient, settings: Settings
+    ) -> None:
         self.inference = inference
         self.file_search = file_search
         self.guardrails = guardrails
+        self.mcp = mcp
         self.settings = settings
 
     async def run(self, turn: Turn, outcome: Outcome) -> AsyncIterator[Event]:
@@ -123,15 +130,22 @@ class AgentLoop:
                     yield event
                 response["status"] = "completed"
                 return
+        mcp = McpRun(self.mcp, turn.tools.mcp, {tool["function"]["name"] for tool in turn.tools.chat_tools})
+        async for event in mcp.list_tools(turn.context, output, events):
+            yield event
+        async for event in mcp.run_approved(turn.input, turn.context, output, messages, events):
+            yield event
+        chat_tools = turn.tools.chat_tools + mcp.chat_tools
+        first_choice = _mcp_choice(turn.tool_choice, mcp) if chat_tools else "auto"
         for iteration in range(turn.max_infer_iters):
             # A forced choice holds for the first call only; once the built-in tools have run
             # max_tool_calls times the model must answer.
-            choice = turn.tool_choice if iteration == 0 else "auto"
+            choice = first_choice if iteration == 0 else "auto"
             if turn.max_tool_calls is not None and tool_calls >= turn.max_tool_calls:
                 choice = "none"
             # With guardrails the answer is held back until its shields pass.
-            step = _Step(output, events, citations, hold_text=bool(turn.guardrails))
-            async for event in self._infer(turn, messages, choice, step, usage):
+            step = _Step(output, events, citations, lambda name: turn.tools.is_server_side(name) or name in mcp.bindings, hold_text=bool(turn.guardrails))
+            async for event in self._infer(turn, messages, chat_tools, choice, step, usage):
                 yield event
             refusal = None
             if turn.guardrails and step.text:
@@ -146,15 +160,32 @@ class AgentLoop:
             if not server_calls:
                 break
             messages.append({"role": "assistant", "content": step.text or None, "tool_calls": [_chat_call(c) for c in step.calls]})
+            awaiting_approval = False
             for call in server_calls:
-                async for event in self._file_search(turn, call, output, messages, citations, events):
-                    yield event
+                if turn.max_tool_calls is not None and tool_calls >= turn.max_tool_calls:
+                    # OpenAI ignores calls past the bound; the model still needs an answer to each.
+                    messages.append({"role": "tool", "tool_call_id": call.call_id, "content": SKIPPED_CALL})
+                    continue
+                if call.name in mcp.bindings and mcp.needs_approval(call.name):
+                    for event in mcp.ask_approval(call.name, call.arguments, output, events):
+                        yield event
+                    awaiting_approval = True
+                    continue
+                if call.name in mcp.bindings:
+                    async for event in mcp.call(call.name, call.arguments, output, events):
+                        yield event
+                    messages.append({"role": "tool", "tool_call_id": call.call_id, "content": mcp_call_result(output[-1])})
+                else:
+                    async for event in self._file_search(turn, call, output, messages, citations, events):
+                        yield event
                 tool_calls += 1
-            if any(call.item is not None for call in step.calls):
-                break  # the caller's functions run next; their outputs continue the response
+            if awaiting_approval or any(call.item is not None for call in step.calls):
+                break  # the caller's functions or approvals come next; they continue the response
         response["status"] = "completed"
 
-    async def _infer(self, turn: Turn, messages: list[dict[str, Any]], choice: Any, step: "_Step", usage: dict[str, int]) -> AsyncIterator[Event]:
+    async def _infer(
+        self, turn: Turn, messages: list[dict[str, Any]], chat_tools: list[dict[str, Any]], choice: Any, step: "_Step", usage: dict[str, int]
+    ) -> AsyncIterator[Event]:
         body: dict[str, Any] = {
             "model": turn.response["model"],
             "messages": messages,
@@ -162,9 +193,9 @@ class AgentLoop:
             "stream_options": {"include_usage": True},
             **turn.sampling,
         }
-        if turn.tools.chat_tools:
+        if chat_tools:
             # With "none" the tools still go along: the model reads earlier calls against them.
-            body.update(tools=turn.tools.chat_tools, tool_choice=choice)
+            body.update(tools=chat_tools, tool_choice=choice)
         request = from_json(body, inference_pb.CreateChatCompletionRequest)
         async for chunk in self.inference.stream_chat_completion(request, timeout_s=self.settings.inference_timeout_s):
             if chunk.HasField("usage"):
@@ -177,7 +208,7 @@ class AgentLoop:
                     for event in step.text_delta(delta.content):
                         yield event
                 for fragment in delta.tool_calls:
-                    for event in step.call_delta(fragment, turn.tools):
+                    for event in step.call_delta(fragment):
                         yield event
                 if chunk_choice.HasField("finish_reason"):
                     step.finish_reason = chunk_choice.finish_reason
@@ -208,6 +239,17 @@ class AgentLoop:
         yield events("response.output_item.done", output_index=index, item=item)
 
 
+def _mcp_choice(choice: Any, mcp: McpRun) -> Any:
+    """An {"type": "mcp", …} tool_choice as the chat function of the listed tool."""
+    if not isinstance(choice, dict) or choice.get("type") != MCP:
+        return choice
+    if choice.get("name"):
+        name = mcp.chat_name(choice["server_label"], choice["name"])
+        return {"type": "function", "function": {"name": name}} if name else "auto"
+    # Any tool of the server: the closest chat completions has is "required".
+    return "required" if any(spec.server.label == choice["server_label"] for spec, _ in mcp.bindings.values()) else "auto"
+
+
 def _chat_call(call: _Call) -> dict[str, Any]:
     return {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments or "{}"}}
 
@@ -217,8 +259,12 @@ class _Step:
     item per call of the caller's functions; built-in tool calls are only collected. Held
     text (guardrails) is sent whole at close, or replaced by a refusal."""
 
-    def __init__(self, output: list[Item], events: Events, citations: list[tuple[str, str]], hold_text: bool = False) -> None:
+    def __init__(
+        self, output: list[Item], events: Events, citations: list[tuple[str, str]], is_server_side: Callable[[str], bool] = lambda name: False,
+        hold_text: bool = False,
+    ) -> None:
         self.output = output
+        self.is_server_side = is_server_side
         self.events = events
         self.citations = citations
         self.hold_text = hold_text
@@ -236,13 +282,13 @@ class _Step:
         events.append(self.events("response.output_text.delta", **self._where(), delta=delta, logprobs=[]))
         return events
 
-    def call_delta(self, fragment: Any, tools: Toolset) -> list[Event]:
+    def call_delta(self, fragment: Any) -> list[Event]:
         call = next((c for c in self.calls if c.index == fragment.index), None)
         events = []
         if call is None:
             call = _Call(fragment.index, call_id=fragment.id or new_id("call"), name=fragment.function.name)
             self.calls.append(call)
-            if not tools.is_server_side(call.name):
+            if not self.is_server_side(call.name):
                 call.output_index = len(self.output)
                 call.item = {"type": "function_call", "id": new_id("fc"), "call_id": call.call_id, "name": call.name, "arguments": "", "status": "in_progress"}
                 self.output.append(call.item)

@@ -28,5 +28,7 @@ class Settings(BaseModel):
     max_infer_iters: int = Field(default=10, ge=1, le=100)
     # Deadline of one inference call of the loop.
     inference_timeout_s: float = Field(default=300.0, gt=0)
-    # Deadline of one built-in tool call (a file search).
+    # Deadline of one built-in tool call (a file search, an MCP tool call).
     tool_timeout_s: float = Field(default=60.0, gt=0)
+    # Deadline of connecting to an MCP server (and of listing its tools).
+    mcp_connect_timeout_s: float = Field(default=10.0, gt=0)

@@ -11,7 +11,7 @@ from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.metadata import check_metadata
 from stackmesh_common.protojson import request_to_dict
 from stackmesh_agents.guardrails import shield_ids
-from stackmesh_agents.items import Item, function_calls_answered, new_id, normalize_input
+from stackmesh_agents.items import Item, approvals_answered, function_calls_answered, new_id, normalize_input
 from stackmesh_agents.loop import AgentLoop, Outcome, Turn
 from stackmesh_agents.prompts import PromptStore, resolve
 from stackmesh_agents.settings import Settings
@@ -99,6 +99,7 @@ class TurnBuilder:
             await self.conversations.get(conversation_id, param="conversation")
             context = await self.conversations.items(conversation_id)
         function_calls_answered([*context, *new_input])
+        approvals_answered(context, new_input)
         tools = toolset(body.get("tools") or [])
         if tools.file_search is not None:
             if self.loop.file_search is None:

@@ -137,12 +137,12 @@ class ResponseItem(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[FileSearchResult]
     action: _struct_pb2.Struct
     server_label: str
-    error: str
+    error: _struct_pb2.Value
     tools: _containers.RepeatedCompositeFieldContainer[McpListToolsTool]
     approval_request_id: str
     approve: bool
     reason: str
-    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., status: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[_Iterable[_Union[ContentPart, _Mapping]]] = ..., call_id: _Optional[str] = ..., name: _Optional[str] = ..., arguments: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[FileSearchResult, _Mapping]]] = ..., action: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., server_label: _Optional[str] = ..., error: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpListToolsTool, _Mapping]]] = ..., approval_request_id: _Optional[str] = ..., approve: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., status: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[_Iterable[_Union[ContentPart, _Mapping]]] = ..., call_id: _Optional[str] = ..., name: _Optional[str] = ..., arguments: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[FileSearchResult, _Mapping]]] = ..., action: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., server_label: _Optional[str] = ..., error: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpListToolsTool, _Mapping]]] = ..., approval_request_id: _Optional[str] = ..., approve: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class FileSearchRankingOptions(_message.Message):
     __slots__ = ("ranker", "score_threshold", "alpha", "impact_factor", "weights", "model")
