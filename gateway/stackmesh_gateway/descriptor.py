@@ -8,6 +8,8 @@ from pathlib import Path
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from stackmesh.common.v1 import access_pb2
+
 # Proto package `stackmesh.<api>.v1` -> the service family (process) that hosts it, where
 # the two names differ. Inspect is hosted by every service; the config picks one.
 API_FAMILY = {"synthetic_data": "post_training"}
@@ -26,6 +28,8 @@ class Method:
     # A GET answered with raw HttpBody: stored content served as a download (SSE streams
     # return HttpBody too, but from POST bindings).
     serves_download: bool = False
+    # Marked `(stackmesh.common.v1.access) = ACCESS_ADMIN`: for operators only once auth is on.
+    admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ def load_services(descriptor_path: Path) -> list[GrpcService]:
                 raw_body = method.client_streaming and method.input_type == HTTP_BODY
                 bindings = tuple(_bindings(rule))
                 download = method.output_type == HTTP_BODY and bool(bindings) and all(verb == "GET" for verb, _ in bindings)
-                methods.append(Method(method.name, method.server_streaming, bindings, raw_body, download))
+                admin = options.Extensions[access_pb2.access] == access_pb2.ACCESS_ADMIN
+                methods.append(Method(method.name, method.server_streaming, bindings, raw_body, download, admin))
             services.append(GrpcService(f"{file.package}.{service.name}", api, tuple(methods)))
     return services
 

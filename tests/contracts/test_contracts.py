@@ -187,3 +187,16 @@ def test_every_rpc_is_bound_except_grpc_only_ones(tmp_path):
         if not m.bindings and not (m.name.startswith("Stream") or any(t.name == f"{m.name}Http" for t in s.methods))
     ]
     assert unbound == []
+
+
+def test_registry_writes_are_marked_for_operators_only(tmp_path):
+    """Loading weights, adding shields and reaching new MCP servers change what every tenant
+    is served: the auth layer reads this mark to keep them to admins."""
+    descriptor = tmp_path / "d.binpb"
+    subprocess.run([sys.executable, str(CODEGEN), "--descriptor-only", "--descriptor-out", str(descriptor)], check=True)
+    admin = {f"{s.full_name.rsplit('.', 1)[1]}/{m.name}" for s in load_services(descriptor) for m in s.methods if m.admin}
+    assert admin == {
+        "ModelsService/RegisterModel", "ModelsService/UnregisterModel",
+        "ShieldsService/RegisterShield", "ShieldsService/UnregisterShield",
+        "ToolGroupsService/RegisterToolGroup", "ToolGroupsService/UnregisterToolGroup",
+    }  # fmt: skip

@@ -7,6 +7,7 @@ from stackmesh.agents.v1 import conversation_pb2 as _conversation_pb2
 from stackmesh.agents.v1 import prompt_pb2 as _prompt_pb2
 from stackmesh.agents.v1 import response_pb2 as _response_pb2
 from stackmesh.agents.v1 import tool_pb2 as _tool_pb2
+from stackmesh.common.v1 import access_pb2 as _access_pb2
 from stackmesh.common.v1 import job_pb2 as _job_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

@@ -25,11 +25,12 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from stackmesh.common.v1 import access_pb2 as stackmesh_dot_common_dot_v1_dot_access__pb2
 from stackmesh.common.v1 import chat_pb2 as stackmesh_dot_common_dot_v1_dot_chat__pb2
 from stackmesh.safety.v1 import shield_pb2 as stackmesh_dot_safety_dot_v1_dot_shield__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(stackmesh/safety/v1/safety_service.proto\x12\x13stackmesh.safety.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1estackmesh/common/v1/chat.proto\x1a stackmesh/safety/v1/shield.proto\"\x14\n\x12ListShieldsRequest\"@\n\x13ListShieldsResponse\x12)\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x1b.stackmesh.safety.v1.Shield\"&\n\x10GetShieldRequest\x12\x12\n\nidentifier\x18\x01 \x01(\t\"\x84\x01\n\x15RegisterShieldRequest\x12\x11\n\tshield_id\x18\x01 \x01(\t\x12\x1a\n\x12provider_shield_id\x18\x02 \x01(\t\x12\x13\n\x0bprovider_id\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"-\n\x17UnregisterShieldRequest\x12\x12\n\nidentifier\x18\x01 \x01(\t\"\x82\x01\n\x10RunShieldRequest\x12\x11\n\tshield_id\x18\x01 \x01(\t\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32 .stackmesh.common.v1.ChatMessage\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x11RunShieldResponse\x12\x37\n\tviolation\x18\x01 \x01(\x0b\x32$.stackmesh.safety.v1.SafetyViolation\"\x81\x01\n\x0fSafetyViolation\x12\x17\n\x0fviolation_level\x18\x01 \x01(\t\x12\x19\n\x0cuser_message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x0f\n\r_user_message\"O\n\x17\x43reateModerationRequest\x12%\n\x05input\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12\r\n\x05model\x18\x02 \x01(\t\"e\n\x10ModerationObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.stackmesh.safety.v1.ModerationResult\"\xcd\x04\n\x10ModerationResult\x12\x0f\n\x07\x66lagged\x18\x01 \x01(\x08\x12I\n\ncategories\x18\x02 \x03(\x0b\x32\x35.stackmesh.safety.v1.ModerationResult.CategoriesEntry\x12R\n\x0f\x63\x61tegory_scores\x18\x03 \x03(\x0b\x32\x39.stackmesh.safety.v1.ModerationResult.CategoryScoresEntry\x12j\n\x1c\x63\x61tegory_applied_input_types\x18\x04 \x03(\x0b\x32\x44.stackmesh.safety.v1.ModerationResult.CategoryAppliedInputTypesEntry\x12\x19\n\x0cuser_message\x18\x05 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x31\n\x0f\x43\x61tegoriesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\x1a\x35\n\x13\x43\x61tegoryScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\\\n\x1e\x43\x61tegoryAppliedInputTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.ListValue:\x02\x38\x01\x42\x0f\n\r_user_message2\xe9\x03\n\x0eShieldsService\x12u\n\x0bListShields\x12\'.stackmesh.safety.v1.ListShieldsRequest\x1a(.stackmesh.safety.v1.ListShieldsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/shields\x12q\n\tGetShield\x12%.stackmesh.safety.v1.GetShieldRequest\x1a\x1b.stackmesh.safety.v1.Shield\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/shields/{identifier}\x12q\n\x0eRegisterShield\x12*.stackmesh.safety.v1.RegisterShieldRequest\x1a\x1b.stackmesh.safety.v1.Shield\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/shields:\x01*\x12z\n\x10UnregisterShield\x12,.stackmesh.safety.v1.UnregisterShieldRequest\x1a\x16.google.protobuf.Empty\" \x82\xd3\xe4\x93\x02\x1a*\x18/v1/shields/{identifier}2\xde\x01\n\rSafetyService\x12Z\n\tRunShield\x12%.stackmesh.safety.v1.RunShieldRequest\x1a&.stackmesh.safety.v1.RunShieldResponse\x12q\n\rRunShieldHttp\x12%.stackmesh.safety.v1.RunShieldRequest\x1a\x17.google.protobuf.Struct\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/safety/run-shield:\x01*2\xba\x01\n\x12ModerationsService\x12\xa3\x01\n\x10\x43reateModeration\x12,.stackmesh.safety.v1.CreateModerationRequest\x1a%.stackmesh.safety.v1.ModerationObject\":\x82\xd3\xe4\x93\x02\x34\"\x0f/v1/moderations:\x01*Z\x1e\"\x19/v1/openai/v1/moderations:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(stackmesh/safety/v1/safety_service.proto\x12\x13stackmesh.safety.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a stackmesh/common/v1/access.proto\x1a\x1estackmesh/common/v1/chat.proto\x1a stackmesh/safety/v1/shield.proto\"\x14\n\x12ListShieldsRequest\"@\n\x13ListShieldsResponse\x12)\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x1b.stackmesh.safety.v1.Shield\"&\n\x10GetShieldRequest\x12\x12\n\nidentifier\x18\x01 \x01(\t\"\x84\x01\n\x15RegisterShieldRequest\x12\x11\n\tshield_id\x18\x01 \x01(\t\x12\x1a\n\x12provider_shield_id\x18\x02 \x01(\t\x12\x13\n\x0bprovider_id\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"-\n\x17UnregisterShieldRequest\x12\x12\n\nidentifier\x18\x01 \x01(\t\"\x82\x01\n\x10RunShieldRequest\x12\x11\n\tshield_id\x18\x01 \x01(\t\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32 .stackmesh.common.v1.ChatMessage\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x11RunShieldResponse\x12\x37\n\tviolation\x18\x01 \x01(\x0b\x32$.stackmesh.safety.v1.SafetyViolation\"\x81\x01\n\x0fSafetyViolation\x12\x17\n\x0fviolation_level\x18\x01 \x01(\t\x12\x19\n\x0cuser_message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x0f\n\r_user_message\"O\n\x17\x43reateModerationRequest\x12%\n\x05input\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12\r\n\x05model\x18\x02 \x01(\t\"e\n\x10ModerationObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.stackmesh.safety.v1.ModerationResult\"\xcd\x04\n\x10ModerationResult\x12\x0f\n\x07\x66lagged\x18\x01 \x01(\x08\x12I\n\ncategories\x18\x02 \x03(\x0b\x32\x35.stackmesh.safety.v1.ModerationResult.CategoriesEntry\x12R\n\x0f\x63\x61tegory_scores\x18\x03 \x03(\x0b\x32\x39.stackmesh.safety.v1.ModerationResult.CategoryScoresEntry\x12j\n\x1c\x63\x61tegory_applied_input_types\x18\x04 \x03(\x0b\x32\x44.stackmesh.safety.v1.ModerationResult.CategoryAppliedInputTypesEntry\x12\x19\n\x0cuser_message\x18\x05 \x01(\tH\x00\x88\x01\x01\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x31\n\x0f\x43\x61tegoriesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\x1a\x35\n\x13\x43\x61tegoryScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\\\n\x1e\x43\x61tegoryAppliedInputTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.ListValue:\x02\x38\x01\x42\x0f\n\r_user_message2\xf1\x03\n\x0eShieldsService\x12u\n\x0bListShields\x12\'.stackmesh.safety.v1.ListShieldsRequest\x1a(.stackmesh.safety.v1.ListShieldsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/shields\x12q\n\tGetShield\x12%.stackmesh.safety.v1.GetShieldRequest\x1a\x1b.stackmesh.safety.v1.Shield\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/shields/{identifier}\x12u\n\x0eRegisterShield\x12*.stackmesh.safety.v1.RegisterShieldRequest\x1a\x1b.stackmesh.safety.v1.Shield\"\x1a\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/shields:\x01*\x12~\n\x10UnregisterShield\x12,.stackmesh.safety.v1.UnregisterShieldRequest\x1a\x16.google.protobuf.Empty\"$\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1a*\x18/v1/shields/{identifier}2\xde\x01\n\rSafetyService\x12Z\n\tRunShield\x12%.stackmesh.safety.v1.RunShieldRequest\x1a&.stackmesh.safety.v1.RunShieldResponse\x12q\n\rRunShieldHttp\x12%.stackmesh.safety.v1.RunShieldRequest\x1a\x17.google.protobuf.Struct\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/safety/run-shield:\x01*2\xba\x01\n\x12ModerationsService\x12\xa3\x01\n\x10\x43reateModeration\x12,.stackmesh.safety.v1.CreateModerationRequest\x1a%.stackmesh.safety.v1.ModerationObject\":\x82\xd3\xe4\x93\x02\x34\"\x0f/v1/moderations:\x01*Z\x1e\"\x19/v1/openai/v1/moderations:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,45 +48,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIELDSSERVICE'].methods_by_name['GetShield']._loaded_options = None
   _globals['_SHIELDSSERVICE'].methods_by_name['GetShield']._serialized_options = b'\202\323\344\223\002\032\022\030/v1/shields/{identifier}'
   _globals['_SHIELDSSERVICE'].methods_by_name['RegisterShield']._loaded_options = None
-  _globals['_SHIELDSSERVICE'].methods_by_name['RegisterShield']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/shields:\001*'
+  _globals['_SHIELDSSERVICE'].methods_by_name['RegisterShield']._serialized_options = b'\210\265\030\001\202\323\344\223\002\020\"\013/v1/shields:\001*'
   _globals['_SHIELDSSERVICE'].methods_by_name['UnregisterShield']._loaded_options = None
-  _globals['_SHIELDSSERVICE'].methods_by_name['UnregisterShield']._serialized_options = b'\202\323\344\223\002\032*\030/v1/shields/{identifier}'
+  _globals['_SHIELDSSERVICE'].methods_by_name['UnregisterShield']._serialized_options = b'\210\265\030\001\202\323\344\223\002\032*\030/v1/shields/{identifier}'
   _globals['_SAFETYSERVICE'].methods_by_name['RunShieldHttp']._loaded_options = None
   _globals['_SAFETYSERVICE'].methods_by_name['RunShieldHttp']._serialized_options = b'\202\323\344\223\002\032\"\025/v1/safety/run-shield:\001*'
   _globals['_MODERATIONSSERVICE'].methods_by_name['CreateModeration']._loaded_options = None
   _globals['_MODERATIONSSERVICE'].methods_by_name['CreateModeration']._serialized_options = b'\202\323\344\223\0024\"\017/v1/moderations:\001*Z\036\"\031/v1/openai/v1/moderations:\001*'
-  _globals['_LISTSHIELDSREQUEST']._serialized_start=220
-  _globals['_LISTSHIELDSREQUEST']._serialized_end=240
-  _globals['_LISTSHIELDSRESPONSE']._serialized_start=242
-  _globals['_LISTSHIELDSRESPONSE']._serialized_end=306
-  _globals['_GETSHIELDREQUEST']._serialized_start=308
-  _globals['_GETSHIELDREQUEST']._serialized_end=346
-  _globals['_REGISTERSHIELDREQUEST']._serialized_start=349
-  _globals['_REGISTERSHIELDREQUEST']._serialized_end=481
-  _globals['_UNREGISTERSHIELDREQUEST']._serialized_start=483
-  _globals['_UNREGISTERSHIELDREQUEST']._serialized_end=528
-  _globals['_RUNSHIELDREQUEST']._serialized_start=531
-  _globals['_RUNSHIELDREQUEST']._serialized_end=661
-  _globals['_RUNSHIELDRESPONSE']._serialized_start=663
-  _globals['_RUNSHIELDRESPONSE']._serialized_end=739
-  _globals['_SAFETYVIOLATION']._serialized_start=742
-  _globals['_SAFETYVIOLATION']._serialized_end=871
-  _globals['_CREATEMODERATIONREQUEST']._serialized_start=873
-  _globals['_CREATEMODERATIONREQUEST']._serialized_end=952
-  _globals['_MODERATIONOBJECT']._serialized_start=954
-  _globals['_MODERATIONOBJECT']._serialized_end=1055
-  _globals['_MODERATIONRESULT']._serialized_start=1058
-  _globals['_MODERATIONRESULT']._serialized_end=1647
-  _globals['_MODERATIONRESULT_CATEGORIESENTRY']._serialized_start=1432
-  _globals['_MODERATIONRESULT_CATEGORIESENTRY']._serialized_end=1481
-  _globals['_MODERATIONRESULT_CATEGORYSCORESENTRY']._serialized_start=1483
-  _globals['_MODERATIONRESULT_CATEGORYSCORESENTRY']._serialized_end=1536
-  _globals['_MODERATIONRESULT_CATEGORYAPPLIEDINPUTTYPESENTRY']._serialized_start=1538
-  _globals['_MODERATIONRESULT_CATEGORYAPPLIEDINPUTTYPESENTRY']._serialized_end=1630
-  _globals['_SHIELDSSERVICE']._serialized_start=1650
-  _globals['_SHIELDSSERVICE']._serialized_end=2139
-  _globals['_SAFETYSERVICE']._serialized_start=2142
-  _globals['_SAFETYSERVICE']._serialized_end=2364
-  _globals['_MODERATIONSSERVICE']._serialized_start=2367
-  _globals['_MODERATIONSSERVICE']._serialized_end=2553
+  _globals['_LISTSHIELDSREQUEST']._serialized_start=254
+  _globals['_LISTSHIELDSREQUEST']._serialized_end=274
+  _globals['_LISTSHIELDSRESPONSE']._serialized_start=276
+  _globals['_LISTSHIELDSRESPONSE']._serialized_end=340
+  _globals['_GETSHIELDREQUEST']._serialized_start=342
+  _globals['_GETSHIELDREQUEST']._serialized_end=380
+  _globals['_REGISTERSHIELDREQUEST']._serialized_start=383
+  _globals['_REGISTERSHIELDREQUEST']._serialized_end=515
+  _globals['_UNREGISTERSHIELDREQUEST']._serialized_start=517
+  _globals['_UNREGISTERSHIELDREQUEST']._serialized_end=562
+  _globals['_RUNSHIELDREQUEST']._serialized_start=565
+  _globals['_RUNSHIELDREQUEST']._serialized_end=695
+  _globals['_RUNSHIELDRESPONSE']._serialized_start=697
+  _globals['_RUNSHIELDRESPONSE']._serialized_end=773
+  _globals['_SAFETYVIOLATION']._serialized_start=776
+  _globals['_SAFETYVIOLATION']._serialized_end=905
+  _globals['_CREATEMODERATIONREQUEST']._serialized_start=907
+  _globals['_CREATEMODERATIONREQUEST']._serialized_end=986
+  _globals['_MODERATIONOBJECT']._serialized_start=988
+  _globals['_MODERATIONOBJECT']._serialized_end=1089
+  _globals['_MODERATIONRESULT']._serialized_start=1092
+  _globals['_MODERATIONRESULT']._serialized_end=1681
+  _globals['_MODERATIONRESULT_CATEGORIESENTRY']._serialized_start=1466
+  _globals['_MODERATIONRESULT_CATEGORIESENTRY']._serialized_end=1515
+  _globals['_MODERATIONRESULT_CATEGORYSCORESENTRY']._serialized_start=1517
+  _globals['_MODERATIONRESULT_CATEGORYSCORESENTRY']._serialized_end=1570
+  _globals['_MODERATIONRESULT_CATEGORYAPPLIEDINPUTTYPESENTRY']._serialized_start=1572
+  _globals['_MODERATIONRESULT_CATEGORYAPPLIEDINPUTTYPESENTRY']._serialized_end=1664
+  _globals['_SHIELDSSERVICE']._serialized_start=1684
+  _globals['_SHIELDSSERVICE']._serialized_end=2181
+  _globals['_SAFETYSERVICE']._serialized_start=2184
+  _globals['_SAFETYSERVICE']._serialized_end=2406
+  _globals['_MODERATIONSSERVICE']._serialized_start=2409
+  _globals['_MODERATIONSSERVICE']._serialized_end=2595
 # @@protoc_insertion_point(module_scope)

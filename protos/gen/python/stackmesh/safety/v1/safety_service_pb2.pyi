@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from stackmesh.common.v1 import access_pb2 as _access_pb2
 from stackmesh.common.v1 import chat_pb2 as _chat_pb2
 from stackmesh.safety.v1 import shield_pb2 as _shield_pb2
 from google.protobuf.internal import containers as _containers
