@@ -99,3 +99,30 @@ def test_an_oversized_tool_schema_is_400_naming_it(stack):
     response = post(stack, "/v1/chat/completions", json={"model": CHAT_MODEL, "messages": USER, "tools": tools})
     assert response.status_code == 400
     assert error_of(response)["param"] == "tools[0].function.parameters"
+
+
+def test_a_completion_fan_out_past_16_choices_is_400_naming_prompt(stack):
+    response = post(stack, "/v1/completions", json={"model": CHAT_MODEL, "prompt": ["Once"] * 40, "n": 2})
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == "prompt" and "80 completions" in error["message"] and "at most 16" in error["message"]
+
+
+def test_a_prompt_list_without_max_tokens_stops_at_16_tokens_each_and_queues(stack):
+    """16 choices, none with a limit of its own: each stops at OpenAI's default of 16 tokens,
+    and the service stays responsive while they run 4 at a time."""
+    body = {"model": CHAT_MODEL, "prompt": ["Write a very long essay about the sea."] * 16, "temperature": 0.9}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fan_out = pool.submit(post, stack, "/v1/completions", json=body)
+        time.sleep(0.3)
+        waits = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert httpx.get(f"{stack.gateway_url}/v1/models", timeout=30).status_code == 200
+            waits.append(time.monotonic() - started)
+        completion = fan_out.result()
+    assert completion.status_code == 200, completion.text
+    body = completion.json()
+    assert len(body["choices"]) == 16 and body["usage"]["completion_tokens"] <= 16 * 16
+    assert any(choice["finish_reason"] == "length" for choice in body["choices"])
+    assert sorted(waits)[2] < 0.1, waits

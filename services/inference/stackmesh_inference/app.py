@@ -17,11 +17,14 @@ async def setup(ctx: ServiceContext) -> None:
     batches = await open_batches(ctx)
     if not ctx.serving:
         return
-    models = ModelRegistry(ctx.pool, ctx.provider_impls)
+    models = ModelRegistry(ctx.pool, ctx.provider_impls, ctx.settings.max_loaded_models)
     await models.start(ctx.resources["models"])
     store = CompletionStore(ctx.pool)
     store.start()
     ctx.on_close(store.close)
+    retention = ctx.settings.stored_completions
+    if retention.retention_days:
+        ctx.background(store.expire(retention.retention_days, retention.sweep_interval_s), "expire stored completions")
     ctx.add_servicer(ModelsServicer(models), pb_grpc.add_ModelsServiceServicer_to_server)
     ctx.add_servicer(InferenceServicer(models, store, ctx.draining), pb_grpc.add_InferenceServiceServicer_to_server)
     ctx.add_servicer(BatchesServicer(batches), batch_grpc.add_BatchesServiceServicer_to_server)

@@ -18,6 +18,12 @@ from stackmesh_inference.tools import NATIVE, ToolPlan, finish_choice, plan, pro
 _GATEWAY_ONLY = ("model", "stream", "store", "metadata", "user", "n", "stream_options")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _END = object()
+# Provider calls one request has in flight: a request of many choices (prompts × n) queues
+# its own rather than taking every slot of the backend at once.
+CHOICES_IN_FLIGHT = 4
+# OpenAI's default for legacy completions; without one a prompt list could run each choice
+# to the end of its context.
+DEFAULT_COMPLETION_MAX_TOKENS = 16
 
 
 @dataclass
@@ -65,6 +71,7 @@ def chat_generation(body: dict[str, Any], model: RegisteredModel, provider: Infe
 def completion_generation(body: dict[str, Any], model: RegisteredModel, provider: InferenceProvider, stream: bool) -> Generation:
     request = _shared_request(body, model)
     prompts = request.pop("prompt")
+    request.setdefault("max_tokens", DEFAULT_COMPLETION_MAX_TOKENS)
     if stream:
         request["stream_options"] = {"include_usage": True}
     requests = [
@@ -79,7 +86,13 @@ def _sum_usage(usages: list[dict[str, Any]]) -> dict[str, int]:
 
 
 async def _gather(generation: Generation, call: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    results = await asyncio.gather(*(call(generation.provider_model_id, r) for r in generation.requests))
+    in_flight = asyncio.Semaphore(CHOICES_IN_FLIGHT)
+
+    async def bounded(request: dict[str, Any]) -> dict[str, Any]:
+        async with in_flight:
+            return await call(generation.provider_model_id, request)
+
+    results = await asyncio.gather(*(bounded(r) for r in generation.requests))
     merged = dict(results[0])
     merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
     merged["usage"] = _sum_usage([r.get("usage") or {} for r in results])
@@ -105,11 +118,13 @@ async def _merge(streams: list[AsyncIterator[dict[str, Any]]]) -> AsyncIterator[
     """Chunks of several streams as they come, tagged with their stream's position; chunks
     of one stream already waiting when the consumer gets to them go on as one."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    in_flight = asyncio.Semaphore(CHOICES_IN_FLIGHT)
 
     async def pump(index: int, stream: AsyncIterator[dict[str, Any]]) -> None:
         try:
-            async for chunk in stream:
-                queue.put_nowait((index, chunk))
+            async with in_flight:
+                async for chunk in stream:
+                    queue.put_nowait((index, chunk))
             queue.put_nowait(_END)
         except BaseException as exc:
             queue.put_nowait(exc)

@@ -8,13 +8,13 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from stackmesh_common.errors import InvalidArgument
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument
 from stackmesh_common.resources import Resource, ResourceRegistry
 
 MODEL_TYPES = ("llm", "embedding", "rerank")
 
 # A registered model as the servicers see it: `type` is the model type, `params` its
-# metadata (what its provider reports, overridden by what was registered).
+# metadata (what its provider reports; the distribution's own models may override it).
 RegisteredModel = Resource
 
 
@@ -39,20 +39,43 @@ class ModelResource(BaseModel):
 class ModelRegistry:
     """Resolves a client's `model` (id, alias or `provider_id/id`) to a loaded model."""
 
-    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool, providers: dict[str, Any], max_loaded: int) -> None:
         self.registry = ResourceRegistry(pool, "models", providers, noun="model", activate=self._load, deactivate=self._unload)
+        self.max_loaded = max_loaded
+        self._loaded: set[tuple[str, str]] = set()  # (provider, provider model) holding weights here
 
     def provider(self, model: RegisteredModel) -> Any:
         return self.registry.provider(model)
 
     async def _load(self, model: Resource) -> Resource:
-        reported = await self.provider(model).load_model(model.provider_resource_id, model.type)
+        provider = self.provider(model)
+        weights = (model.provider_id, model.provider_resource_id)
+        holds_weights = getattr(provider, "holds_weights", False)
+        if holds_weights and weights not in self._loaded and len(self._loaded) >= self.max_loaded and model.source == "api":
+            raise FailedPrecondition(
+                f"this inference service holds {len(self._loaded)} models' weights, its limit (settings.max_loaded_models); "
+                "unregister one first",
+                param="model_id",
+            )
+        reported = await provider.load_model(model.provider_resource_id, model.type)
+        if model.source == "api":
+            # What the provider measured (context length, tool calling) is not the caller's to change.
+            for key, value in model.params.items():
+                if key in reported and reported[key] != value:
+                    if holds_weights and weights not in self._loaded:
+                        await provider.unload_model(model.provider_resource_id)
+                    raise InvalidArgument(
+                        f"`metadata.{key}` is {value!r} but the provider reports {reported[key]!r}; leave it out", param=f"metadata.{key}"
+                    )
+        if holds_weights:
+            self._loaded.add(weights)
         return replace(model, params={**reported, **model.params})
 
     async def _unload(self, model: Resource, shared: bool) -> None:
         # Two registrations may share weights; free them with the last one.
         if not shared:
             await self.provider(model).unload_model(model.provider_resource_id)
+            self._loaded.discard((model.provider_id, model.provider_resource_id))
 
     async def start(self, resources: list[ModelResource]) -> None:
         await self.registry.start([r.resource() for r in resources])

@@ -13,6 +13,7 @@ from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh.inference.v1 import model_pb2
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from stackmesh_common.metadata import check_metadata
 from stackmesh_common.paging import CHAT_COMPLETION_MESSAGES, page_limit, sort_order
 from stackmesh_common.protojson import from_json, plain, request_to_dict
 from stackmesh_common.sse import sse_stream
@@ -147,6 +148,15 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
     async def GetChatCompletion(self, request: pb.GetChatCompletionRequest, context: Any) -> pb.StoredChatCompletion:
         return self._stored(*await self.store.get(request.completion_id))
+
+    async def UpdateChatCompletion(self, request: pb.UpdateChatCompletionRequest, context: Any) -> pb.StoredChatCompletion:
+        metadata = dict(request.metadata)
+        check_metadata(metadata)
+        return self._stored(*await self.store.update_metadata(request.completion_id, metadata))
+
+    async def DeleteChatCompletion(self, request: pb.DeleteChatCompletionRequest, context: Any) -> pb.DeletedChatCompletion:
+        await self.store.delete(request.completion_id)
+        return pb.DeletedChatCompletion(id=request.completion_id, object="chat.completion.deleted", deleted=True)
 
     async def ListChatCompletionMessages(
         self, request: pb.ListChatCompletionMessagesRequest, context: Any

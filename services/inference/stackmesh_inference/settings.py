@@ -28,5 +28,17 @@ class BatchSettings(_Strict):
     max_input_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
 
+class StoredCompletionSettings(_Strict):
+    # Days a stored chat completion (`store: true`) is kept; OpenAI keeps them 30 days.
+    # 0 keeps them until deleted.
+    retention_days: float = Field(default=30.0, ge=0)
+    # How often expired completions are deleted.
+    sweep_interval_s: float = Field(default=3600.0, gt=0)
+
+
 class Settings(_Strict):
     batches: BatchSettings = Field(default_factory=BatchSettings)
+    stored_completions: StoredCompletionSettings = Field(default_factory=StoredCompletionSettings)
+    # Models whose weights this process may hold at once (local providers); registering one
+    # more is refused, so callers cannot exhaust the service's memory.
+    max_loaded_models: int = Field(default=8, ge=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -78,6 +79,37 @@ class CompletionStore:
         if row is None:
             raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
         return row[0], row[1], row[2]
+
+    async def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "UPDATE chat_completions SET metadata = %s WHERE id = %s RETURNING completion, input_messages, metadata",
+                    (Jsonb(metadata), completion_id),
+                )
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
+        return row[0], row[1], row[2]
+
+    async def delete(self, completion_id: str) -> None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("DELETE FROM chat_completions WHERE id = %s", (completion_id,))
+        if cursor.rowcount == 0:
+            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
+
+    async def expire(self, retention_days: float, every_s: float) -> None:
+        """Deletes completions older than the retention, every `every_s`, until cancelled."""
+        while True:
+            cutoff = int(time.time() - retention_days * 86400)
+            try:
+                async with self.pool.connection() as conn:
+                    cursor = await conn.execute("DELETE FROM chat_completions WHERE created < %s", (cutoff,))
+                if cursor.rowcount:
+                    log.info("deleted %d stored chat completions past their retention", cursor.rowcount)
+            except Exception as exc:
+                log.warning("expiring stored chat completions failed, retrying later: %s", exc)
+            await asyncio.sleep(every_s)
 
     async def list(self, after: str, limit: int | None, model: str, order: str) -> tuple[list[tuple[dict, list, dict]], bool]:
         limit, order = page_limit(limit, CHAT_COMPLETIONS), sort_order(order, "desc")

@@ -24,6 +24,8 @@ FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # compiling them is CPU work on the service's event loop.
 MAX_TOOLS = 128
 MAX_SCHEMA_CHARS = 64 * 1024
+# Completions one text-completion request may ask for (prompts × n): each is a provider call.
+MAX_COMPLETION_CHOICES = 16
 
 
 def _range(body: dict[str, Any], name: str, low: float, high: float) -> None:
@@ -211,6 +213,11 @@ def validate_completion(body: dict[str, Any], max_n: int = 8) -> None:
     elif not isinstance(prompt, str):
         raise InvalidArgument("`prompt` is required: a string or a list of strings", param="prompt")
     _sampling(body, max_n)
+    choices = (len(prompt) if isinstance(prompt, list) else 1) * body.get("n", 1)
+    if choices > MAX_COMPLETION_CHOICES:
+        raise InvalidArgument(
+            f"`prompt` × `n` asks for {choices} completions; one request may ask for at most {MAX_COMPLETION_CHOICES}", param="prompt"
+        )
     _range(body, "logprobs", 0, 5)
     _extras(body, None)
 

@@ -32,6 +32,10 @@ class EmbeddingResult:
 class InferenceProvider(Protocol):
     """One provider instance; it may serve several models."""
 
+    # Whether load_model puts weights in this process's memory (the model registry caps how
+    # many such models are loaded); remote providers only check the model exists.
+    holds_weights: bool
+
     async def load_model(self, provider_model_id: str, model_type: str) -> dict[str, Any]:
         """Loads (or checks) a model; returns metadata to store with it. Raises InvalidArgument
         when the provider cannot serve it."""

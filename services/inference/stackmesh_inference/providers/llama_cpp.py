@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound, StackmeshError, Unavailable
 from stackmesh_inference.providers.base import EmbeddingResult
 from stackmesh_inference.providers.gguf import read_string
-from stackmesh_inference.providers.packaged import GGUF_CATALOG, packaged_gguf
+from stackmesh_inference.providers.local_models import local_model_path
 from stackmesh_inference.tools import CONSTRAINED, NATIVE
 
 _END = object()
@@ -40,11 +40,16 @@ class Config(BaseModel):
     ctx_size: int = Field(default=8192, ge=256)
     # Extra model names -> GGUF paths, beside the built-in catalog.
     models: dict[str, str] = Field(default_factory=dict)
+    # Directories whose .gguf files a registration may name by path; none by default, so a
+    # caller cannot make the service read arbitrary files.
+    model_roots: list[str] = Field(default_factory=list)
     # llama.cpp log verbosity (0 = errors only).
     verbosity: int = 0
 
 
 class LlamaCppProvider:
+    holds_weights = True
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self._servers: dict[str, Any] = {}
@@ -53,16 +58,10 @@ class LlamaCppProvider:
         self._executor = ThreadPoolExecutor(max_workers=config.parallel * 4, thread_name_prefix="llama-cpp")
 
     def _resolve_path(self, provider_model_id: str) -> Path:
-        if provider_model_id in self.config.models:
-            return Path(self.config.models[provider_model_id])
-        if provider_model_id in GGUF_CATALOG:
-            return packaged_gguf(provider_model_id)
-        if provider_model_id.endswith(".gguf"):
-            return Path(provider_model_id)
-        raise InvalidArgument(
-            f"llama-cpp cannot load {provider_model_id!r}: give a .gguf path or one of {', '.join(sorted(GGUF_CATALOG | self.config.models))}",
-            param="provider_model_id",
-        )
+        return local_model_path(
+            "llama-cpp", provider_model_id, mapped=self.config.models, roots=self.config.model_roots,
+            loadable=lambda path: path.suffix == ".gguf" and path.is_file(), kind=".gguf file",
+        )  # fmt: skip
 
     def _start_server(self, path: Path) -> Any:
         import xllamacpp

@@ -73,6 +73,8 @@ def _is_context_overflow(error: dict[str, Any]) -> bool:
 class RemoteProvider:
     """An OpenAI-compatible server; subclasses translate requests into its dialect."""
 
+    holds_weights = False
+
     provider_type = "remote::openai-compatible"
 
     def __init__(self, config: RemoteConfig) -> None:

@@ -114,6 +114,8 @@ class _Batcher:
 
 
 class SentenceTransformersProvider:
+    holds_weights = True
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self._models: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from stackmesh_inference.providers.base import EmbeddingResult
-from stackmesh_inference.providers.packaged import GGUF_CATALOG, packaged_gguf
+from stackmesh_inference.providers.local_models import local_model_path
 from stackmesh_inference.tools import CONSTRAINED, NATIVE
 
 if TYPE_CHECKING:  # hf_generation imports torch: loaded with the first model, not at start-up
@@ -39,6 +39,9 @@ class Config(BaseModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     # Extra model names -> model directories or .gguf files, beside the packaged catalog.
     models: dict[str, str] = Field(default_factory=dict)
+    # Directories whose checkpoints and .gguf files a registration may name by path; none
+    # by default, so a caller cannot make the service read arbitrary files.
+    model_roots: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -65,24 +68,18 @@ def _text_content(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class TransformersProvider:
+    holds_weights = True
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self._models: dict[str, _Loaded] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transformers")
 
     def _resolve_path(self, provider_model_id: str) -> Path:
-        if provider_model_id in self.config.models:
-            return Path(self.config.models[provider_model_id])
-        if provider_model_id in GGUF_CATALOG:
-            return packaged_gguf(provider_model_id)
-        path = Path(provider_model_id)
-        if path.is_dir() or path.suffix == ".gguf" and path.is_file():
-            return path
-        raise InvalidArgument(
-            f"transformers cannot load {provider_model_id!r}: give a model directory, a .gguf file or one of "
-            f"{', '.join(sorted(GGUF_CATALOG | self.config.models))}",
-            param="provider_model_id",
-        )
+        return local_model_path(
+            "transformers", provider_model_id, mapped=self.config.models, roots=self.config.model_roots,
+            loadable=lambda path: path.is_dir() or path.suffix == ".gguf" and path.is_file(), kind="model directory or .gguf file",
+        )  # fmt: skip
 
     def _load(self, path: Path) -> _Loaded:
         # Weights come from local files; never reach for a hub at run time.

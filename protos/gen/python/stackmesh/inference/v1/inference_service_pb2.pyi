@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from stackmesh.common.v1 import access_pb2 as _access_pb2
 from stackmesh.common.v1 import chat_pb2 as _chat_pb2
 from stackmesh.inference.v1 import model_pb2 as _model_pb2
 from google.protobuf.internal import containers as _containers
@@ -363,6 +364,37 @@ class GetChatCompletionRequest(_message.Message):
     COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
     completion_id: str
     def __init__(self, completion_id: _Optional[str] = ...) -> None: ...
+
+class UpdateChatCompletionRequest(_message.Message):
+    __slots__ = ("completion_id", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    completion_id: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, completion_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DeleteChatCompletionRequest(_message.Message):
+    __slots__ = ("completion_id",)
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    completion_id: str
+    def __init__(self, completion_id: _Optional[str] = ...) -> None: ...
+
+class DeletedChatCompletion(_message.Message):
+    __slots__ = ("id", "object", "deleted")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    object: str
+    deleted: bool
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class ListChatCompletionMessagesRequest(_message.Message):
     __slots__ = ("completion_id", "after", "limit", "order")

@@ -270,6 +270,16 @@ class InferenceServiceStub:
                 request_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.GetChatCompletionRequest.SerializeToString,
                 response_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.FromString,
                 _registered_method=True)
+        self.UpdateChatCompletion = channel.unary_unary(
+                '/stackmesh.inference.v1.InferenceService/UpdateChatCompletion',
+                request_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.UpdateChatCompletionRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.FromString,
+                _registered_method=True)
+        self.DeleteChatCompletion = channel.unary_unary(
+                '/stackmesh.inference.v1.InferenceService/DeleteChatCompletion',
+                request_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeleteChatCompletionRequest.SerializeToString,
+                response_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeletedChatCompletion.FromString,
+                _registered_method=True)
         self.ListChatCompletionMessages = channel.unary_unary(
                 '/stackmesh.inference.v1.InferenceService/ListChatCompletionMessages',
                 request_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.ListChatCompletionMessagesRequest.SerializeToString,
@@ -336,6 +346,20 @@ class InferenceServiceServicer:
 
     def GetChatCompletion(self, request, context):
         """Gets one stored chat completion with its input messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateChatCompletion(self, request, context):
+        """Updates a stored chat completion's metadata (OpenAI's POST /v1/chat/completions/{completion_id}).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteChatCompletion(self, request, context):
+        """Deletes a stored chat completion.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -410,6 +434,16 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.GetChatCompletion,
                     request_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.GetChatCompletionRequest.FromString,
                     response_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.SerializeToString,
+            ),
+            'UpdateChatCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateChatCompletion,
+                    request_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.UpdateChatCompletionRequest.FromString,
+                    response_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.SerializeToString,
+            ),
+            'DeleteChatCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteChatCompletion,
+                    request_deserializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeleteChatCompletionRequest.FromString,
+                    response_serializer=stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeletedChatCompletion.SerializeToString,
             ),
             'ListChatCompletionMessages': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChatCompletionMessages,
@@ -578,6 +612,60 @@ class InferenceService:
             '/stackmesh.inference.v1.InferenceService/GetChatCompletion',
             stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.GetChatCompletionRequest.SerializeToString,
             stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateChatCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.inference.v1.InferenceService/UpdateChatCompletion',
+            stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.UpdateChatCompletionRequest.SerializeToString,
+            stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.StoredChatCompletion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteChatCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackmesh.inference.v1.InferenceService/DeleteChatCompletion',
+            stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeleteChatCompletionRequest.SerializeToString,
+            stackmesh_dot_inference_dot_v1_dot_inference__service__pb2.DeletedChatCompletion.FromString,
             options,
             channel_credentials,
             insecure,
