@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -15,8 +16,9 @@ from stackmesh_common.config import ProviderConfig
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_launcher.stack import LocalStack
 from stackmesh_vector_io import providers
-from stackmesh_vector_io.filters import Compound, Filter, parse_filter
+from stackmesh_vector_io.filters import MAX_COMPARISONS, MAX_LIST_VALUES, Comparison, Compound, Filter, parse_filter
 from stackmesh_vector_io.providers.base import ProviderContext, StoredChunk, VectorIOProvider
+from stackmesh_vector_io.db_errors import DatabaseError
 
 SCHEMA = "vector_io_contract"
 DIMENSION = 8
@@ -165,6 +167,13 @@ FILTERS = [
     {"type": "and", "filters": [{"type": "eq", "key": "lang", "value": "en"}, {"type": "gte", "key": "year", "value": 2024}]},
     {"type": "or", "filters": [{"type": "eq", "key": "draft", "value": True}, {"type": "lt", "key": "year", "value": 2023.5}]},
     {"type": "and", "filters": [{"type": "or", "filters": [{"type": "eq", "key": "lang", "value": "de"}, {"type": "eq", "key": "lang", "value": "fr"}]}, {"type": "ne", "key": "year", "value": 2024}]},
+    {"type": "in", "key": "draft", "value": [True, "true", 1]},
+    {"type": "nin", "key": "year", "value": [2024, "x", False]},
+    # As large as filters may be: lists bound as one parameter, compounds the databases can parse.
+    {"type": "in", "key": "lang", "value": [f"l{i}" for i in range(MAX_LIST_VALUES - 1)] + ["de"]},
+    {"type": "nin", "key": "year", "value": [*range(3000, 3000 + MAX_LIST_VALUES - 1), 2021]},
+    {"type": "or", "filters": [{"type": "eq", "key": "year", "value": 3000 + i} for i in range(MAX_COMPARISONS - 1)] + [{"type": "eq", "key": "lang", "value": "fr"}]},
+    {"type": "and", "filters": [{"type": "ne", "key": "lang", "value": f"l{i}"} for i in range(MAX_COMPARISONS - 1)] + [{"type": "lt", "key": "year", "value": 2024}]},
 ]
 
 
@@ -177,6 +186,22 @@ async def test_filters_select_what_the_reference_semantics_select(provider, stor
     expected = {k for k, v in ATTRIBUTES.items() if matches(where, v)}
     assert {h.chunk.chunk_id for h in await provider.vector_search(store, unit(1), 10, where)} == expected
     assert {h.chunk.chunk_id for h in await provider.keyword_search(store, "shared words", 10, where)} == expected
+
+
+async def test_database_errors_leave_the_sent_values_out(provider, store):
+    """Drivers quote what was sent: Postgres' CONTEXT echoes the JSON, SQLite the JSON path. These
+    filters skip parse_filter's checks (which refuse NUL) to make the databases fail."""
+    await provider.replace_file_chunks(store, "f1", [chunk("a", "text", unit(1), attributes={"k": "v"})])
+    failures = []
+    for where in (Comparison("eq", "k", "secret\x00value"), Comparison("eq", "secret\x00key", "v")):
+        try:
+            await provider.vector_search(store, unit(1), 5, where)
+        except DatabaseError as exc:
+            failures.append(exc)
+    assert any("secret" in str(exc.__context__) for exc in failures), "no failure quoted the values"
+    for exc in failures:
+        logged = "".join(traceback.format_exception(exc))
+        assert "secret" not in logged and type(exc.__context__).__name__ in logged
 
 
 async def test_file_attributes_can_be_changed(provider, store):

@@ -16,7 +16,20 @@ import pytest
 from stackmesh.vector_io.v1 import file_pb2
 from stackmesh.vector_io.v1 import files_service_pb2 as pb
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as pb_grpc
+from stackmesh_vector_io.multipart import MAX_FIELD_BYTES, MAX_HEADER_BYTES, MAX_PARTS
 from tests.e2e.test_bad_input import error_of
+
+
+def post_multipart(stack, parts: list[bytes]) -> httpx.Response:
+    """POST /v1/files with a hand-built body: each part is its headers, a blank line and its value."""
+    body = b"".join(b"--B\r\n" + part + b"\r\n" for part in parts) + b"--B--\r\n"
+    return httpx.post(
+        f"{stack.gateway_url}/v1/files", content=body, headers={"content-type": "multipart/form-data; boundary=B"}, timeout=60
+    )
+
+
+PURPOSE = b'Content-Disposition: form-data; name="purpose"\r\n\r\nassistants'
+A_FILE = b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello'
 
 
 def test_upload_retrieve_list_content_delete(client):
@@ -155,3 +168,53 @@ def test_a_declared_size_over_the_limit_is_413_before_any_byte_is_read(stack):
     assert head.startswith("HTTP/1.1 413")
     error = httpx.Response(413, content=body.encode()).json()["error"]
     assert error["code"] == "request_too_large" and str(declared) in error["message"]
+
+
+@pytest.mark.parametrize(
+    "part, words",
+    [
+        (b'Content-Disposition: form-data; name="file"; filename="a\x00b.txt"\r\n\r\nhi', "the filename of `file`"),
+        (b'Content-Disposition: form-data; name="file"; filename="\x1b[31mred.txt"\r\n\r\nhi', "the filename of `file`"),
+        (b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/pl\x00ain\r\n\r\nhi', "the content type of `file`"),
+    ],
+    ids=["nul", "escape", "nul-in-content-type"],
+)
+def test_control_characters_in_the_file_part_are_400(stack, part, words):
+    response = post_multipart(stack, [PURPOSE, part])
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == "file" and words in error["message"] and "control characters" in error["message"]
+
+
+def test_a_grpc_upload_with_a_control_character_in_its_filename_is_invalid(stack):
+    with grpc.insecure_channel(stack.service_address("vector_io")) as channel:
+        messages = [
+            pb.UploadFileRequest(metadata=pb.UploadFileMetadata(filename="a\x00b.txt", purpose="assistants")),
+            pb.UploadFileRequest(chunk=b"x"),
+        ]
+        with pytest.raises(grpc.RpcError) as caught:
+            pb_grpc.FilesServiceStub(channel).UploadFile(iter(messages), timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "filename" in caught.value.details()
+
+
+def test_an_upload_of_too_many_parts_is_400(stack):
+    """200 small fields were once accepted; OpenAI's upload has four parts."""
+    fields = [b'Content-Disposition: form-data; name="f%d"\r\n\r\nx' % i for i in range(200)]
+    response = post_multipart(stack, [PURPOSE, *fields, A_FILE])
+    assert response.status_code == 400, response.text
+    assert f"more than {MAX_PARTS} form parts" in error_of(response)["message"]
+
+
+def test_an_oversized_form_field_is_413(stack):
+    field = b'Content-Disposition: form-data; name="notes"\r\n\r\n' + b"x" * 60_000
+    response = post_multipart(stack, [PURPOSE, field, A_FILE])
+    assert response.status_code == 413, response.text
+    error = error_of(response)
+    assert error["param"] == "notes" and error["code"] == "request_too_large" and str(MAX_FIELD_BYTES) in error["message"]
+
+
+def test_an_oversized_part_header_is_400(stack):
+    long_name = b"n" * MAX_HEADER_BYTES + b".txt"
+    response = post_multipart(stack, [PURPOSE, b'Content-Disposition: form-data; name="file"; filename="' + long_name + b'"\r\n\r\nhi'])
+    assert response.status_code == 400, response.text
+    assert "header size" in error_of(response)["message"]

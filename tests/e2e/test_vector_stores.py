@@ -16,6 +16,7 @@ import pytest
 from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh_vector_io import providers
+from stackmesh_vector_io.filters import MAX_COMPARISONS, MAX_LIST_VALUES
 from tests.conftest import EMBEDDING_MODEL
 from tests.e2e.test_bad_input import error_of
 from tests.unit.test_vector_io_text import pdf_with_text
@@ -102,6 +103,44 @@ def test_filters_on_attributes(client, corpus):
     not_food = {"type": "ne", "key": "topic", "value": "food"}
     hits = search(client, corpus, "bread", filters=not_food, extra_body={"search_mode": "hybrid"})
     assert "bread.html" not in filenames(hits) and hits
+
+
+def test_filters_as_large_as_allowed_work_on_every_provider(client, corpus):
+    """A long `in` list is one parameter and a wide `or` a balanced tree: neither hits SQLite's
+    expression depth of 1,000 nor Postgres' 65,535 parameters."""
+    listed = {"type": "in", "key": "topic", "value": [f"t{i}" for i in range(MAX_LIST_VALUES - 1)] + ["food"]}
+    assert filenames(search(client, corpus, "bread", filters=listed)) == ["bread.html"]
+    unlisted = {"type": "nin", "key": "year", "value": [*range(3000, 3000 + MAX_LIST_VALUES - 1), 2021]}
+    assert "cats.md" not in filenames(search(client, corpus, "cats", filters=unlisted, max_num_results=5))
+    wide = {"type": "or", "filters": [{"type": "eq", "key": "year", "value": 3000 + i} for i in range(MAX_COMPARISONS - 1)]}
+    wide["filters"].append({"type": "eq", "key": "topic", "value": "weather"})
+    for mode in ("vector", "keyword", "hybrid"):
+        assert filenames(search(client, corpus, "snow", filters=wide, extra_body={"search_mode": mode})) == ["weather.json"]
+
+
+@pytest.mark.parametrize(
+    "filters, param",
+    [
+        ({"type": "eq", "key": "topic\u0000", "value": "food"}, "filters.key"),
+        ({"type": "eq", "key": "topic", "value": "fo\u0000od"}, "filters.value"),
+        ({"type": "lt", "key": "topic", "value": "\u001b[0m"}, "filters.value"),
+        ({"type": "in", "key": "topic", "value": ["food", "space\u0000"]}, "filters.value[1]"),
+        ({"type": "or", "filters": [{"type": "eq", "key": "a", "value": 1}, {"type": "ne", "key": "b\u0007", "value": 1}]}, "filters.filters[1].key"),
+        # Three parameters a comparison: 30,000 of them were past Postgres' 65,535.
+        ({"type": "or", "filters": [{"type": "gt", "key": "year", "value": i} for i in range(30_000)]}, "filters"),
+        ({"type": "in", "key": "topic", "value": list(range(MAX_LIST_VALUES + 1))}, "filters.value"),
+    ],
+    ids=["nul-key", "nul-value", "escape-value", "nul-in-list", "bell-in-nested-key", "too-many-comparisons", "too-long-list"],
+)
+def test_bad_filters_are_400_on_every_provider(stack, corpus, filters, param):
+    response = httpx.post(f"{stack.gateway_url}/v1/vector_stores/{corpus.store_id}/search", json={"query": "x", "filters": filters}, timeout=60)
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+
+
+def test_filter_values_keep_tabs_and_line_breaks(client, corpus):
+    assert search(client, corpus, "x", filters={"type": "eq", "key": "topic", "value": "a\tb\r\nc"}) == []
 
 
 def test_ranking_options_threshold_and_weighted_ranker(client, corpus):
@@ -321,6 +360,9 @@ def empty_store(client) -> str:
         ({"query": "x", "ranking_options": {"score_threshold": 1.5}}, "ranking_options.score_threshold"),
         ({"query": "x", "ranking_options": {"ranker": "weighted", "alpha": -0.1}}, "ranking_options.alpha"),
         ({"query": "x", "rewrite_query": True}, "rewrite_query"),
+        ({"query": "hel\u0000lo", "search_mode": "keyword"}, "query"),
+        ({"query": ["ok", "hel\u0000lo"], "search_mode": "hybrid"}, "query[1]"),
+        ({"query": "x", "filters": {"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "and", "filters": [{"type": "eq", "key": "a", "value": 1}]}]}]}]}]}]}]}]}]}}, "filters.filters[0].filters[0].filters[0].filters[0].filters[0].filters[0].filters[0].filters[0].filters[0]"),
     ],
 )
 def test_bad_searches_are_400_naming_the_field(stack, empty_store, body, param):
@@ -370,6 +412,9 @@ def test_attaching_unknown_files_is_404(client, empty_store):
         ({"expires_after": {"anchor": "last_active_at", "days": 0}}, "expires_after.days"),
         ({"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 10}}}, "chunking_strategy.static.max_chunk_size_tokens"),
         ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+        ({"metadata": {"k": "v\u0000"}}, "metadata.k"),
+        ({"metadata": {"k\u0000": "v"}}, "metadata"),
+        ({"name": "docs\u0000"}, "name"),
     ],
 )
 def test_bad_store_creation_is_400(stack, body, param):
@@ -386,6 +431,11 @@ def test_bad_attachments_are_400(stack, client, empty_store):
         (f"{url}/files", {"file_id": file.id, "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150}}}, "chunking_strategy.static.chunk_overlap_tokens"),
         (f"{url}/file_batches", {"file_ids": [file.id], "files": [{"file_id": file.id}]}, "file_ids"),
         (f"{url}/file_batches", {}, "file_ids"),
+        (f"{url}/files", {"file_id": file.id, "attributes": {"topic": "a\u0000b"}}, "attributes.topic"),
+        (f"{url}/files", {"file_id": file.id, "attributes": {"to\u0000pic": "ab"}}, "attributes"),
+        (f"{url}/file_batches", {"file_ids": [file.id], "attributes": {"topic": "\u0001"}}, "attributes.topic"),
+        (f"{url}/file_batches", {"files": [{"file_id": file.id, "attributes": {"t": "\u0000"}}]}, "files[0].attributes.t"),
+        (f"{url}/files/{file.id}", {"attributes": {"topic": "a\u0000b"}}, "attributes.topic"),
     ]
     for path, body, param in cases:
         response = httpx.post(path, json=body, timeout=30)
@@ -425,6 +475,8 @@ def test_bad_raw_vector_io_is_400(stack, empty_store):
         ({"vector_store_id": empty_store, "chunks": [{"content": ""}]}, "chunks[0].content"),
         ({"vector_store_id": empty_store, "chunks": [{"content": "x", "embedding": [1.0, 2.0]}]}, "chunks[0].embedding"),
         ({"vector_store_id": empty_store, "chunks": [{"content": {"type": "image", "image": {"url": "http://x"}}}]}, "chunks[0].content"),
+        ({"vector_store_id": empty_store, "chunks": [{"content": "a\u0000b"}]}, "chunks[0].content"),
+        ({"vector_store_id": empty_store, "chunks": [{"content": "ok", "metadata": {"document_id": "d", "n": ["\u0000"]}}]}, "chunks[0].metadata.n[0]"),
     ]
     for body, param in cases:
         response = httpx.post(f"{stack.gateway_url}/v1/vector-io/insert", json=body, timeout=30)

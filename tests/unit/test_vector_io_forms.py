@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from stackmesh_common.errors import InvalidArgument, PayloadTooLarge
-from stackmesh_vector_io.filters import Comparison, Compound, check_attributes, parse_filter
-from stackmesh_vector_io.multipart import MultipartUpload
+from stackmesh_vector_io.filters import MAX_COMPARISONS, MAX_LIST_VALUES, Comparison, Compound, check_attributes, parse_filter
+from stackmesh_vector_io.multipart import MAX_FIELD_BYTES, MAX_HEADER_BYTES, MAX_PARTS, MultipartUpload
 
 
 def test_filters_parse_into_typed_trees():
@@ -31,12 +31,34 @@ def test_filters_parse_into_typed_trees():
         ({"type": "and", "filters": []}, "filters"),
         ({"type": "or", "filters": [{"type": "eq", "key": "a"}]}, "filters.filters[0]"),
         ({"type": "eq", "key": 'a"b', "value": 1}, "filters.key"),
+        ({"type": "eq", "key": "a\x00b", "value": 1}, "filters.key"),
+        ({"type": "eq", "key": "a\tb", "value": 1}, "filters.key"),
+        ({"type": "eq", "key": "a", "value": "x\x00"}, "filters.value"),
+        ({"type": "gt", "key": "a", "value": "\x1b[31m"}, "filters.value"),
+        ({"type": "nin", "key": "a", "value": ["ok", "\x7f"]}, "filters.value[1]"),
+        ({"type": "and", "filters": [{"type": "eq", "key": "a", "value": "\x00"}]}, "filters.filters[0].value"),
+        ({"type": "in", "key": "a", "value": list(range(MAX_LIST_VALUES + 1))}, "filters.value"),
     ],
 )
 def test_bad_filters_are_invalid_arguments_naming_the_spot(raw, param):
     with pytest.raises(InvalidArgument) as caught:
         parse_filter(raw)
     assert caught.value.param == param
+
+
+def test_filter_values_keep_tabs_and_line_breaks():
+    assert parse_filter({"type": "eq", "key": "a", "value": "x\ty\r\nz"}) == Comparison("eq", "a", "x\ty\r\nz")
+
+
+def test_a_filter_holds_at_most_1000_comparisons_however_nested():
+    leaves = [{"type": "eq", "key": "k", "value": i} for i in range(MAX_COMPARISONS)]
+    assert len(parse_filter({"type": "or", "filters": leaves}).filters) == MAX_COMPARISONS  # type: ignore[union-attr]
+    split = {"type": "and", "filters": [{"type": "or", "filters": leaves[:600]}, {"type": "or", "filters": leaves[600:] + leaves[:1]}]}
+    with pytest.raises(InvalidArgument) as caught:
+        parse_filter(split)
+    assert caught.value.param == "filters" and str(MAX_COMPARISONS) in caught.value.message
+    # A list is one comparison, however long.
+    assert parse_filter({"type": "in", "key": "k", "value": list(range(MAX_LIST_VALUES))})
 
 
 def test_attributes_take_at_most_16_scalar_values():
@@ -48,6 +70,16 @@ def test_attributes_take_at_most_16_scalar_values():
     assert caught.value.param == "attributes.nested"
     with pytest.raises(InvalidArgument):
         check_attributes({"long": "x" * 513})
+
+
+@pytest.mark.parametrize(
+    "attributes, param",
+    [({"k": "a\x00"}, "attributes.k"), ({"k\x00": "a"}, "attributes"), ({"k\n": "a"}, "attributes"), ({"k": "\x08"}, "attributes.k")],
+)
+def test_attributes_refuse_control_characters(attributes, param):
+    with pytest.raises(InvalidArgument) as caught:
+        check_attributes(attributes)
+    assert caught.value.param == param and "control characters" in caught.value.message
 
 
 class MemoryWriter:
@@ -124,3 +156,39 @@ async def test_truncated_multipart_is_refused():
 def test_a_body_that_is_not_multipart_is_refused():
     with pytest.raises(InvalidArgument, match="multipart/form-data"):
         MultipartUpload("application/json", lambda: None, 10)  # type: ignore[arg-type,return-value]
+
+
+def raw_body(parts: list[bytes]) -> tuple[str, bytes]:
+    """A multipart body of `parts` (each headers, a blank line and a value) and a file part."""
+    file = b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello'
+    body = b"".join(b"--B\r\n" + part + b"\r\n" for part in [*parts, file]) + b"--B--\r\n"
+    return "multipart/form-data; boundary=B", body
+
+
+async def test_multipart_refuses_more_parts_than_the_limit():
+    fields = [b'Content-Disposition: form-data; name="f%d"\r\n\r\nx' % i for i in range(MAX_PARTS)]
+    with pytest.raises(InvalidArgument) as caught:
+        await upload(*raw_body(fields), 4096)
+    assert f"more than {MAX_PARTS} form parts" in caught.value.message
+    form, _ = await upload(*raw_body(fields[: MAX_PARTS - 1]), 4096)
+    assert len(form.fields) == MAX_PARTS - 1
+
+
+async def test_multipart_field_over_the_limit_is_payload_too_large():
+    field = b'Content-Disposition: form-data; name="purpose"\r\n\r\n' + b"x" * (MAX_FIELD_BYTES + 1)
+    with pytest.raises(PayloadTooLarge) as caught:
+        await upload(*raw_body([field]), 4096)
+    assert caught.value.param == "purpose"
+
+
+@pytest.mark.parametrize(
+    "part, words",
+    [
+        (b'Content-Disposition: form-data; name="purpose"; x="' + b"y" * MAX_HEADER_BYTES + b'"\r\n\r\nv', "header size"),
+        (b"".join(b"X-H%d: v\r\n" % i for i in range(20)) + b'Content-Disposition: form-data; name="p"\r\n\r\nv', "header count"),
+    ],
+)
+async def test_multipart_part_headers_are_bounded(part, words):
+    with pytest.raises(InvalidArgument) as caught:
+        await upload(*raw_body([part]), 4096)
+    assert words in caught.value.message

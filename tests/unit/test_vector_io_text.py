@@ -1,15 +1,28 @@
-"""vector_io parsing and chunking: each format's text, exact chunk windows, strategy checks."""
+"""vector_io parsing and chunking: each format's text, exact chunk windows, strategy checks, limits."""
 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
+from tokenizers.pre_tokenizers import BertPreTokenizer
 
 from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_vector_io.chunking import Strategy, auto_strategy, resolve, split
-from stackmesh_vector_io.parsing import INVALID, UNSUPPORTED, ParseError, extract_text
+from stackmesh_vector_io import chunking
+from stackmesh_vector_io.chunking import Strategy, TooManyChunks, auto_strategy, chunk_count, resolve, split
+from stackmesh_vector_io.parsing import INVALID, UNSUPPORTED, ParseError, TextExtractor
+
+NO_LIMIT = 1 << 40
+
+
+def extract_text(data: bytes, name: str, content_type: str, *, piece: int = 1 << 20, max_chars: int = NO_LIMIT) -> str:
+    """The text of `data`, fed to the extractor `piece` bytes at a time as ingestion reads it."""
+    extractor = TextExtractor(name, content_type, len(data), NO_LIMIT, max_chars)
+    for start in range(0, len(data), piece):
+        extractor.feed(data[start : start + piece])
+    return extractor.finish()
 
 
 def pdf_with_text(lines: list[str]) -> bytes:
@@ -136,3 +149,98 @@ def test_bad_strategies_name_the_field(strategy, param):
     with pytest.raises(InvalidArgument) as caught:
         resolve(strategy, 256)
     assert caught.value.param == param
+
+
+# Limits and streaming.
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 4096])
+def test_text_is_decoded_as_it_streams_in_whatever_the_piece_size(piece):
+    text = "\ufeffgrüße, 日本語 and 🙂 emoji\n" * 20
+    assert extract_text(text.encode(), "notes.txt", "", piece=piece) == text.removeprefix("\ufeff")
+    broken = "ok ünï".encode() + b"\xff" + b"rest"
+    with pytest.raises(ParseError, match=r"byte 8 is not valid"):
+        extract_text(broken, "notes.txt", "", piece=piece)
+
+
+def test_text_over_the_character_limit_fails_while_it_is_read():
+    extractor = TextExtractor("big.txt", "", 3000, NO_LIMIT, 1000)
+    extractor.feed(b"a" * 1000)
+    with pytest.raises(ParseError) as caught:
+        extractor.feed(b"a")
+    assert caught.value.code == INVALID and "1000 characters" in caught.value.message and "max_text_chars" in caught.value.message
+
+
+def test_a_file_over_the_byte_limit_is_not_read():
+    with pytest.raises(ParseError) as caught:
+        TextExtractor("big.pdf", "", 2049, 2048, NO_LIMIT)
+    assert caught.value.code == INVALID and "2048 bytes" in caught.value.message and "max_file_bytes" in caught.value.message
+    # A file that grew past its recorded size is stopped all the same.
+    extractor = TextExtractor("big.pdf", "", 10, 2048, NO_LIMIT)
+    extractor.feed(b"x" * 2048)
+    with pytest.raises(ParseError, match="max_file_bytes"):
+        extractor.feed(b"x")
+
+
+def test_json_expanding_past_the_limit_fails_without_building_the_text():
+    """Each scalar's line repeats its path: 2 bytes of `0,` become a line of ~500 characters."""
+    data = json.dumps({"k" * 500: [0] * 1000}).encode()
+    assert len(data) < 4000
+    with pytest.raises(ParseError, match="max_text_chars"):
+        extract_text(data, "wide.json", "", max_chars=100_000)
+    with pytest.raises(ParseError, match="max_text_chars"):
+        extract_text(data + b"\n" + data, "wide.jsonl", "", max_chars=100_000)
+
+
+def test_json_nested_too_deeply_is_an_invalid_file():
+    with pytest.raises(ParseError) as caught:
+        extract_text(b"[" * 100_000 + b"]" * 100_000, "deep.json", "")
+    assert caught.value.code == INVALID and "nests too deeply" in caught.value.message
+
+
+def test_pdf_pages_stop_at_the_character_limit():
+    data = pdf_with_text(["word " * 40])
+    with pytest.raises(ParseError, match="max_text_chars"):
+        extract_text(data, "paper.pdf", "", max_chars=50)
+
+
+def test_nul_characters_are_dropped_from_the_text():
+    """Postgres cannot store NUL; a text file with some must still be searchable."""
+    assert extract_text(b"hello\x00 world", "nul.txt", "") == "hello world"
+
+
+def reference_split(text: str, strategy: Strategy) -> list[tuple[str, int]]:
+    """Windows over the whole text's pre-tokenization at once."""
+    offsets = [span for _, span in BertPreTokenizer().pre_tokenize_str(text)]
+    size, step = strategy.max_chunk_size_tokens, strategy.max_chunk_size_tokens - strategy.chunk_overlap_tokens
+    chunks = []
+    for start in range(0, len(offsets), step):
+        window = offsets[start : start + size]
+        chunks.append((text[window[0][0] : window[-1][1]], len(window)))
+        if start + size >= len(offsets):
+            break
+    return chunks
+
+
+@pytest.mark.parametrize("segment", [5, 64, 1 << 16])
+def test_pre_tokenizing_in_segments_cuts_the_same_chunks(monkeypatch, segment):
+    monkeypatch.setattr(chunking, "SEGMENT_CHARS", segment)
+    rng = random.Random(segment)
+    alphabet = "abcXYZ  \n\t.,;!?-()'€éß中文 \u00a0\u3000\x0c"
+    for trial in range(100):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 2000)))
+        if trial % 10 == 0:
+            text = "x" * len(text)  # no place to cut
+        strategy = Strategy(rng.choice([3, 7, 100]), 0)
+        strategy = Strategy(strategy.max_chunk_size_tokens, rng.randint(0, strategy.max_chunk_size_tokens // 2))
+        expected = reference_split(text, strategy)
+        assert [(c.text, c.tokens) for c in split(text, strategy)] == expected
+        assert chunk_count(len(BertPreTokenizer().pre_tokenize_str(text)), strategy) == len(expected)
+
+
+def test_more_chunks_than_the_limit_are_refused_before_cutting():
+    text = " ".join(f"w{i}" for i in range(1000))
+    assert len(split(text, Strategy(100, 0), max_chunks=10)) == 10
+    with pytest.raises(TooManyChunks) as caught:
+        split(text, Strategy(100, 50), max_chunks=10)
+    assert caught.value.count == 19

@@ -36,7 +36,7 @@ def data_dir(ctx: ServiceContext) -> Path:
 
 
 def provider_context(ctx: ServiceContext) -> ProviderContext:
-    return ProviderContext(postgres=ctx.config.postgres, schema=SERVICE, data_dir=data_dir(ctx))
+    return ProviderContext(postgres=ctx.config.postgres_for(SERVICE), schema=SERVICE, data_dir=data_dir(ctx))
 
 
 async def sweep_expired_files(service: VectorIOService) -> None:
@@ -63,7 +63,7 @@ async def setup(ctx: ServiceContext) -> None:
     kind = job_kind(settings.ingestion)
     assert ctx.nats is not None
     if not ctx.serving or settings.ingestion.in_process:
-        ingestor = Ingestor(stores, files, objects, ctx.provider_impls, embedder)
+        ingestor = Ingestor(stores, files, objects, ctx.provider_impls, embedder, settings.ingestion)
         await ctx.start_worker(kind, ingestor, settings.ingestion.concurrency)
     if not ctx.serving:
         return

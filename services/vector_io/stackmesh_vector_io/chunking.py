@@ -8,6 +8,8 @@ its first token to its last, so whitespace and line breaks survive.
 
 from __future__ import annotations
 
+import re
+from array import array
 from dataclasses import dataclass
 
 from tokenizers.pre_tokenizers import BertPreTokenizer
@@ -18,6 +20,12 @@ from stackmesh_common.errors import InvalidArgument
 DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS = 800, 400
 MIN_MAX_TOKENS, MAX_MAX_TOKENS = 100, 4096
 TOKENIZER = "bert-pre-tokenizer"
+# Text is pre-tokenized this many characters at a time: the tokenizer's list of (token,
+# offsets) tuples costs ~375 bytes a token, the offsets kept from it 16.
+SEGMENT_CHARS = 1 << 16
+# Where the pre-tokenizer always splits (it drops whitespace and isolates ASCII punctuation),
+# so a segment ending there cuts no token in two.
+_SPLIT_POINT = re.compile(r"[ \t\n\r!-/:-@\[-`{-~]")
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,12 @@ class Strategy:
 class TextChunk:
     text: str
     tokens: int
+
+
+class TooManyChunks(Exception):
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the text makes {count} chunks")
+        self.count = count
 
 
 def auto_strategy(context_length: int | None) -> Strategy:
@@ -86,14 +100,46 @@ def resolve(strategy: vs_pb.ChunkingStrategy | None, context_length: int | None,
     return Strategy(size, overlap)
 
 
-def split(text: str, strategy: Strategy) -> list[TextChunk]:
-    """Windows of `max_chunk_size_tokens` tokens, each starting `max - overlap` tokens after the last."""
-    offsets = [span for _, span in BertPreTokenizer().pre_tokenize_str(text)]
+def _segment_end(text: str, start: int) -> int:
+    end = start + SEGMENT_CHARS
+    if end >= len(text):
+        return len(text)
+    cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+    if cut > start:
+        return cut
+    found = _SPLIT_POINT.search(text, end)
+    return found.start() if found else len(text)
+
+
+def _token_spans(text: str) -> tuple[array[int], array[int]]:
+    """Where each token starts and ends in `text`."""
+    starts, ends = array("q"), array("q")
+    tokenizer = BertPreTokenizer()
+    position = 0
+    while position < len(text):
+        end = _segment_end(text, position)
+        for _, (start, stop) in tokenizer.pre_tokenize_str(text[position:end]):
+            starts.append(position + start)
+            ends.append(position + stop)
+        position = end
+    return starts, ends
+
+
+def chunk_count(tokens: int, strategy: Strategy) -> int:
+    size, step = strategy.max_chunk_size_tokens, strategy.max_chunk_size_tokens - strategy.chunk_overlap_tokens
+    return 0 if tokens == 0 else max(0, -(-(tokens - size) // step)) + 1
+
+
+def split(text: str, strategy: Strategy, max_chunks: int | None = None) -> list[TextChunk]:
+    """Windows of `max_chunk_size_tokens` tokens, each starting `max - overlap` tokens after the
+    last; raises TooManyChunks, before cutting any, when there would be more than `max_chunks`."""
+    starts, ends = _token_spans(text)
+    count = chunk_count(len(starts), strategy)
+    if max_chunks is not None and count > max_chunks:
+        raise TooManyChunks(count)
     size, step = strategy.max_chunk_size_tokens, strategy.max_chunk_size_tokens - strategy.chunk_overlap_tokens
     chunks = []
-    for start in range(0, len(offsets), step):
-        window = offsets[start : start + size]
-        chunks.append(TextChunk(text[window[0][0] : window[-1][1]], len(window)))
-        if start + size >= len(offsets):
-            break
+    for first in range(0, count * step, step):
+        last = min(first + size, len(starts)) - 1
+        chunks.append(TextChunk(text[starts[first] : ends[last]], last - first + 1))
     return chunks

@@ -11,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.paging import FILES, Page, page_limit, sort_order
+from stackmesh_vector_io.characters import check_name
+from stackmesh_vector_io.db_errors import connection
 from stackmesh_vector_io.objects import ObjectStore
 
 log = logging.getLogger("stackmesh.vector_io.files")
@@ -49,6 +51,8 @@ def new_file_id() -> str:
 def check_new_file(filename: str, purpose: str, content_type: str, anchor: str | None, seconds: int | None) -> NewFile:
     if not filename:
         raise InvalidArgument("`file` is required: a file part with a filename", param="file")
+    check_name(filename, "file", "the filename of `file`")
+    check_name(content_type, "file", "the content type of `file`")
     if purpose not in PURPOSES:
         raise InvalidArgument(f"`purpose` must be one of {', '.join(PURPOSES)}, got {purpose!r}", param="purpose")
     if anchor is None and seconds is None:
@@ -85,7 +89,7 @@ class FileRepository:
             created_at=now,
             expires_at=now + new.expires_after_s if new.expires_after_s else None,
         )
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 f"INSERT INTO files ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (record.id, record.filename, record.purpose, record.bytes, record.content_type, record.object_key,
@@ -94,7 +98,7 @@ class FileRepository:
         return record
 
     async def get(self, file_id: str) -> FileRecord:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = %s AND {_LIVE}", (file_id, int(time.time())))
             ).fetchone()
@@ -104,7 +108,7 @@ class FileRepository:
 
     async def existing(self, file_ids: list[str]) -> dict[str, FileRecord]:
         """The live files among `file_ids`, by id."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (
                 await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = ANY(%s) AND {_LIVE}", (file_ids, int(time.time())))
             ).fetchall()
@@ -118,14 +122,14 @@ class FileRepository:
             clauses.append("purpose = %s")
             args.append(purpose)
         if after:
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 cursor = await (await conn.execute("SELECT seq FROM files WHERE id = %s", (after,))).fetchone()
             if cursor is None:
                 raise InvalidArgument(f"`after` names an unknown file: {after}", param="after")
             clauses.append("seq " + ("<" if order == "desc" else ">") + " %s")
             args.append(cursor[0])
         direction = "DESC" if order == "desc" else "ASC"
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (
                 await conn.execute(
                     f"SELECT {_COLUMNS} FROM files WHERE {' AND '.join(clauses)} ORDER BY seq {direction} LIMIT %s",
@@ -136,7 +140,7 @@ class FileRepository:
 
     async def delete(self, file_id: str) -> FileRecord:
         """Deletes the record, then the bytes (a crash in between leaves bytes, never a dangling record)."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute(
                     f"DELETE FROM files WHERE id = %s AND {_LIVE} RETURNING {_COLUMNS}", (file_id, int(time.time()))
@@ -150,7 +154,7 @@ class FileRepository:
 
     async def delete_expired(self) -> list[str]:
         """Deletes files past their expiry; returns their ids."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (
                 await conn.execute("DELETE FROM files WHERE expires_at <= %s RETURNING id, object_key", (int(time.time()),))
             ).fetchall()

@@ -17,11 +17,11 @@ from typing import Any
 from stackmesh.vector_io.v1 import ingestion_pb2
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.jobs import JobContext, JobKind, JobQueue, JobRecord, PermanentJobError
-from stackmesh_vector_io.chunking import TOKENIZER, Strategy, split
+from stackmesh_vector_io.chunking import TOKENIZER, Strategy, TooManyChunks, split
 from stackmesh_vector_io.embeddings import EmbeddingClient
-from stackmesh_vector_io.files import FileRepository
+from stackmesh_vector_io.files import FileRecord, FileRepository
 from stackmesh_vector_io.objects import ObjectStore
-from stackmesh_vector_io.parsing import INVALID, ParseError, extract_text
+from stackmesh_vector_io.parsing import INVALID, ParseError, TextExtractor
 from stackmesh_vector_io.providers.base import StoredChunk, VectorIOProvider
 from stackmesh_vector_io.settings import IngestionSettings
 from stackmesh_vector_io.stores import StoreFileRecord, StoreRepository
@@ -77,12 +77,14 @@ class Ingestor:
         objects: ObjectStore,
         providers: dict[str, VectorIOProvider],
         embedder: EmbeddingClient,
+        limits: IngestionSettings,
     ) -> None:
         self.stores = stores
         self.files = files
         self.objects = objects
         self.providers = providers
         self.embedder = embedder
+        self.limits = limits
 
     payload_type = ingestion_pb2.FileIngestionJob
 
@@ -109,14 +111,17 @@ class Ingestor:
             return None  # deleted meanwhile, with its files
         try:
             file = await self.files.get(file_id)
-            data = await self.objects.read(file.object_key)
+            text = await self._text(file)
         except NotFound:
             raise IngestionFailed(INVALID, f"file `{file_id}` was deleted before it was ingested") from None
-        try:
-            text = await asyncio.to_thread(extract_text, data, file.filename, file.content_type)
         except ParseError as exc:
             raise IngestionFailed(exc.code, exc.message) from None
-        pieces = await asyncio.to_thread(split, text, Strategy(**record.chunking))
+        try:
+            pieces = await asyncio.to_thread(split, text, Strategy(**record.chunking), self.limits.max_chunks)
+        except TooManyChunks as exc:
+            raise IngestionFailed(
+                INVALID, f"the file makes {exc.count} chunks, over the ingestion limit of {self.limits.max_chunks} (max_chunks)"
+            ) from None
         vectors = []
         for start in range(0, len(pieces), self.SLICE):
             try:
@@ -152,6 +157,15 @@ class Ingestor:
             await claim.complete(len(chunks), sum(len(c.text.encode()) for c in chunks))
         log.info("ingested", extra={"fields": {"vector_store_id": store_id, "file_id": file_id, "chunks": len(chunks)}})
         return {"chunks": len(chunks)}
+
+    async def _text(self, file: FileRecord) -> str:
+        """The file's text, read a piece at a time: a file over a limit is read no further."""
+        extractor = TextExtractor(
+            file.filename, file.content_type, file.bytes, self.limits.max_file_bytes, self.limits.max_text_chars
+        )
+        async for piece in self.objects.read_chunks(file.object_key):
+            extractor.feed(piece)
+        return await asyncio.to_thread(extractor.finish)
 
     @staticmethod
     def _chunk_metadata(

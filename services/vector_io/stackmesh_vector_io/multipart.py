@@ -2,6 +2,8 @@
 
 python-multipart's push parser calls back synchronously for each piece of the body; the
 callbacks only record what they saw, and `feed` then does the (async) writes in order.
+What stays in memory is bounded: at most MAX_PARTS parts, each with at most MAX_PART_HEADERS
+headers of MAX_HEADER_BYTES and, but for the file, MAX_FIELD_BYTES of value.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from stackmesh_common.errors import InvalidArgument, PayloadTooLarge
 from stackmesh_vector_io.objects import ObjectWriter
 
+# OpenAI's upload has four parts (file, purpose, expires_after[anchor|seconds]); room for more.
+MAX_PARTS = 16
 # Form fields other than the file are short (purpose, expiry); refuse a huge one.
-MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 16 * 1024
+# Per part: a Content-Disposition (with the filename) and a Content-Type, and some to spare.
+MAX_PART_HEADERS = 8
+MAX_HEADER_BYTES = 4096
 FILE_FIELD = "file"
 
 
@@ -58,6 +65,7 @@ class MultipartUpload:
         # What the callbacks saw during one write: file data to store, in order.
         self._pending: list[bytes] = []
         self._ended = False
+        self._parts = 0
         self._parser = MultipartParser(
             boundary,
             {
@@ -70,9 +78,14 @@ class MultipartUpload:
                 "on_part_end": self._on_part_end,
                 "on_end": self._on_end,
             },
+            max_header_count=MAX_PART_HEADERS,
+            max_header_size=MAX_HEADER_BYTES,
         )
 
     def _on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise InvalidArgument(f"the upload has more than {MAX_PARTS} form parts", param="file")
         self._part = _Part()
 
     def _on_header_end(self) -> None:
@@ -104,7 +117,7 @@ class MultipartUpload:
             return
         self._part.value.extend(data[start:end])
         if len(self._part.value) > MAX_FIELD_BYTES:
-            raise InvalidArgument(f"form field `{self._part.name}` is over {MAX_FIELD_BYTES} bytes", param=self._part.name)
+            raise PayloadTooLarge(f"form field `{self._part.name}` is over {MAX_FIELD_BYTES} bytes", param=self._part.name)
 
     def _on_part_end(self) -> None:
         if not self._is_file(self._part):
@@ -117,6 +130,7 @@ class MultipartUpload:
         try:
             self._parser.write(data)
         except MultipartParseError as exc:
+            # The parser's own limits land here too: "Maximum header size exceeded".
             raise InvalidArgument(f"the multipart body is malformed: {exc}", param="file") from None
         if self.file is not None and self._writer is None:
             self._writer = await self._open_writer()

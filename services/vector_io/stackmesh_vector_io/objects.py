@@ -32,8 +32,6 @@ class ObjectStore(Protocol):
 
     def read_chunks(self, key: str) -> AsyncIterator[bytes]: ...
 
-    async def read(self, key: str) -> bytes: ...
-
     async def delete(self, key: str) -> None: ...
 
 
@@ -105,12 +103,6 @@ class LocalDirectoryStore:
                 yield chunk
         finally:
             file.close()
-
-    async def read(self, key: str) -> bytes:
-        try:
-            return await asyncio.to_thread(self._path(key).read_bytes)
-        except FileNotFoundError:
-            raise NotFound(f"the content of `{key}` is gone from the object store") from None
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackmesh_common.errors import InvalidArgument
+from stackmesh_vector_io.characters import check_free_text
 from stackmesh_vector_io.embeddings import EmbeddingClient
 from stackmesh_vector_io.filters import Filter, parse_filter
 from stackmesh_vector_io.providers.base import Hit, VectorIOProvider
@@ -46,7 +47,7 @@ def query_text(query: Any, param: str = "query") -> list[str]:
     queries = [query] if isinstance(query, str) else query
     if not isinstance(queries, list) or not queries or not all(isinstance(q, str) and q.strip() for q in queries):
         raise InvalidArgument(f"`{param}` must be a non-empty string or a non-empty list of non-empty strings", param=param)
-    return queries
+    return [check_free_text(q, param if isinstance(query, str) else f"{param}[{i}]") for i, q in enumerate(queries)]
 
 
 def options(

@@ -21,6 +21,14 @@ class IngestionSettings(_Strict):
     ack_wait_s: float = Field(default=30.0, gt=0)
     # Deliveries of a job before its file is marked failed.
     max_deliver: int = Field(default=5, ge=1)
+    # Limits per file; a file over one fails with a `last_error` naming it.
+    # Bytes: a larger file is not read. PDF and HTML are parsed whole, so each file being
+    # ingested may hold this much in memory; text formats are decoded as they are read.
+    max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # Characters of text: what is tokenized and chunked in memory (~5 per English token).
+    max_text_chars: int = Field(default=10_000_000, ge=1)
+    # Chunks: each is embedded and stored.
+    max_chunks: int = Field(default=10_000, ge=1)
 
 
 class Settings(_Strict):

@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.paging import VECTOR_STORE_FILES, VECTOR_STORES, Page, page_limit, sort_order
+from stackmesh_vector_io.db_errors import connection
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
 DAY_S = 24 * 3600
@@ -157,7 +158,7 @@ class StoreRepository:
         metadata: dict[str, Any], expires_after_days: int | None,
     ) -> StoreRecord:  # fmt: skip
         now = int(time.time())
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 "INSERT INTO vector_stores (id, name, owner, provider_id, embedding_model, embedding_dimension, metadata,"
                 " expires_after_days, created_at, last_active_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -166,14 +167,14 @@ class StoreRepository:
         return await self.get_store(store_id)
 
     async def get_store(self, store_id: str) -> StoreRecord:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (await conn.execute(f"{_STORE} WHERE s.id = %s", (store_id,))).fetchone()
         if row is None:
             raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
         return StoreRecord(*row)
 
     async def get_store_with_usage(self, store_id: str) -> tuple[StoreRecord, StoreUsage]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (await conn.execute(f"{_STORE_WITH_USAGE} WHERE s.id = %s", (store_id,))).fetchone()
         if row is None:
             raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
@@ -191,7 +192,7 @@ class StoreRepository:
         limit, order = page_limit(limit, VECTOR_STORES), sort_order(order)
         backwards = bool(before) and not after
         op, direction = _keyset(order, backwards)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             where, args = "", []
             if after or before:
                 cursor_id = after or before
@@ -221,14 +222,14 @@ class StoreRepository:
         if metadata is not None:
             sets.append("metadata = %s")
             args.append(Jsonb(metadata))
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             updated = await conn.execute(f"UPDATE vector_stores SET {', '.join(sets)} WHERE id = %s", [*args, store_id])
         if updated.rowcount == 0:
             raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
         return await self.get_store(store_id)
 
     async def delete_store(self, store_id: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             deleted = await conn.execute("DELETE FROM vector_stores WHERE id = %s", (store_id,))
         if deleted.rowcount == 0:
             raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
@@ -238,7 +239,7 @@ class StoreRepository:
         now = int(time.time())
         if store.expires_after_days is None or now - store.last_active_at < TOUCH_INTERVAL_S:
             return
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute("UPDATE vector_stores SET last_active_at = %s WHERE id = %s", (now, store.id))
 
     # Files of stores.
@@ -246,7 +247,7 @@ class StoreRepository:
     async def attach(self, store_id: str, attachments: list[Attachment], batch_id: str | None) -> list[StoreFileRecord]:
         """Attaches files (again, if attached already: a new generation restarts ingestion)."""
         now = int(time.time())
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             if batch_id is not None:
                 await conn.execute(
                     "INSERT INTO vector_store_file_batches (id, vector_store_id, created_at) VALUES (%s, %s, %s)",
@@ -272,7 +273,7 @@ class StoreRepository:
         return [by_id[a.file_id] for a in attachments]
 
     async def get_file(self, store_id: str, file_id: str) -> StoreFileRecord:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute(
                     f"SELECT {_FILE_COLUMNS} FROM vector_store_files WHERE vector_store_id = %s AND file_id = %s", (store_id, file_id)
@@ -297,7 +298,7 @@ class StoreRepository:
             args.append(batch_id)
         backwards = bool(before) and not after
         op, direction = _keyset(order, backwards)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             if after or before:
                 cursor_id = after or before
                 seq = await self._cursor(
@@ -318,7 +319,7 @@ class StoreRepository:
         return Page(items, has_more=len(rows) > limit)
 
     async def set_file_attributes(self, store_id: str, file_id: str, attributes: dict[str, Any]) -> StoreFileRecord:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             updated = await conn.execute(
                 "UPDATE vector_store_files SET attributes = %s WHERE vector_store_id = %s AND file_id = %s",
                 (Jsonb(attributes), store_id, file_id),
@@ -328,7 +329,7 @@ class StoreRepository:
         return await self.get_file(store_id, file_id)
 
     async def detach(self, store_id: str, file_id: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             deleted = await conn.execute(
                 "DELETE FROM vector_store_files WHERE vector_store_id = %s AND file_id = %s", (store_id, file_id)
             )
@@ -337,7 +338,7 @@ class StoreRepository:
 
     async def stores_with_file(self, file_id: str) -> list[tuple[str, str]]:
         """(store id, provider id) of every store the file is attached to."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (
                 await conn.execute(
                     "SELECT s.id, s.provider_id FROM vector_store_files f JOIN vector_stores s ON s.id = f.vector_store_id"
@@ -355,7 +356,7 @@ class StoreRepository:
         again, cancelled or already done). Cancelling, detaching or attaching the file
         again waits until the holder commits, so they never interleave with the write.
         """
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute(
                     "SELECT status, generation FROM vector_store_files WHERE vector_store_id = %s AND file_id = %s FOR UPDATE",
@@ -368,7 +369,7 @@ class StoreRepository:
     # File batches.
 
     async def get_batch(self, store_id: str, batch_id: str) -> BatchRecord:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute(
                     f"SELECT b.id, b.vector_store_id, b.cancelled, b.created_at, c.* FROM vector_store_file_batches b"
@@ -384,7 +385,7 @@ class StoreRepository:
     async def cancel_batch(self, store_id: str, batch_id: str) -> BatchRecord:
         """Marks the batch cancelled and its unfinished files too; their jobs then do nothing."""
         await self.get_batch(store_id, batch_id)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute("UPDATE vector_store_file_batches SET cancelled = true WHERE id = %s", (batch_id,))
             await conn.execute(
                 "UPDATE vector_store_files SET status = 'cancelled' WHERE batch_id = %s AND status = 'in_progress'", (batch_id,)

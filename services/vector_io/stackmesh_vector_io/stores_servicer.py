@@ -13,6 +13,7 @@ from stackmesh_common.call_context import principal
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument
 from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
+from stackmesh_vector_io.characters import check_free_json, check_name, check_value
 from stackmesh_vector_io.chunking import resolve
 from stackmesh_vector_io.filters import check_attributes
 from stackmesh_vector_io.search import options, query_text, search
@@ -31,6 +32,10 @@ def _metadata(message: Any) -> dict[str, Any]:
     metadata = plain(message)
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidArgument(f"`metadata` may have at most {MAX_METADATA_KEYS} keys, got {len(metadata)}", param="metadata")
+    for key, value in metadata.items():
+        # A bad key is named by its parent: the param is echoed back.
+        check_name(key, "metadata", "keys of `metadata`")
+        check_free_json(value, f"metadata.{key}")
     return metadata
 
 
@@ -72,6 +77,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
                 )
             dimension = request.embedding_dimension
         metadata = _metadata(request.metadata)
+        name = check_value(request.name, "name") or None
         days = _expiry_days(request.expires_after) if request.HasField("expires_after") else None
         chunking = resolve(request.chunking_strategy if request.HasField("chunking_strategy") else None, model.context_length)
         await svc.files_exist(list(request.file_ids))
@@ -79,7 +85,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         await provider.create_store(store_id, dimension)
         try:
             record = await svc.stores.create_store(
-                store_id, request.name or None, principal.get(), provider_id, model.id, dimension, metadata, days
+                store_id, name, principal.get(), provider_id, model.id, dimension, metadata, days
             )
         except BaseException:
             await provider.delete_store(store_id)
@@ -100,9 +106,8 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
     async def UpdateVectorStore(self, request: pb.UpdateVectorStoreRequest, context: Any) -> vs_pb.VectorStore:
         days = _expiry_days(request.expires_after) if request.HasField("expires_after") else None
         metadata = _metadata(request.metadata) if request.HasField("metadata") else None
-        record = await self.svc.stores.update_store(
-            request.vector_store_id, request.name if request.HasField("name") else None, days, metadata
-        )
+        name = check_value(request.name, "name") if request.HasField("name") else None
+        record = await self.svc.stores.update_store(request.vector_store_id, name, days, metadata)
         return convert.store(*await self.svc.stores.get_store_with_usage(record.id))
 
     async def DeleteVectorStore(self, request: pb.DeleteVectorStoreRequest, context: Any) -> pb.DeleteVectorStoreResponse:

@@ -14,6 +14,7 @@ from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
+from stackmesh_vector_io.characters import check_free_json
 from stackmesh_vector_io.filters import is_scalar
 from stackmesh_vector_io.providers.base import StoredChunk
 from stackmesh_vector_io.search import options, query_text, search
@@ -40,6 +41,7 @@ def _text(content: Any, param: str) -> str:
     text = "\n".join(texts)
     if not text.strip():
         raise InvalidArgument(f"`{param}` has no text", param=param)
+    check_free_json(content, param)
     return text
 
 
@@ -79,8 +81,8 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
         )
         chunks = []
         for index, (chunk, text) in enumerate(zip(request.chunks, texts)):
-            metadata = plain(chunk.metadata)
-            chunk_metadata = plain(chunk.chunk_metadata)
+            metadata = check_free_json(plain(chunk.metadata), f"chunks[{index}].metadata")
+            chunk_metadata = check_free_json(plain(chunk.chunk_metadata), f"chunks[{index}].chunk_metadata")
             document = str(metadata.get("document_id") or chunk_metadata.get("document_id") or "")
             chunk_id = chunk.chunk_id or chunk.stored_chunk_id or str(uuid.uuid5(_CHUNK_NAMESPACE, f"{document}\0{text}"))
             chunks.append(

@@ -21,6 +21,7 @@ from stackmesh_common.config import PostgresConfig
 from stackmesh_common.db import open_pool
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_vector_io.filters import Compound, Filter
+from stackmesh_vector_io.db_errors import connection
 from stackmesh_vector_io.providers.base import Hit, ProviderContext, StoredChunk
 
 # pgvector indexes `vector` columns of up to 2,000 dimensions.
@@ -127,7 +128,7 @@ class PgVectorProvider:
                 f"pgvector indexes embeddings of 1 to {MAX_DIMENSION} dimensions, got {dimension}", param="embedding_dimension"
             )
         table = _table(store_id)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {table} ("
@@ -161,7 +162,7 @@ class PgVectorProvider:
         await conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (tsv)").format(_index(store_id, "tsv"), table))
 
     async def delete_store(self, store_id: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(store_id)))
 
     @staticmethod
@@ -184,7 +185,7 @@ class PgVectorProvider:
 
     async def replace_file_chunks(self, store_id: str, file_id: str, chunks: list[StoredChunk]) -> None:
         table = _table(store_id)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             # Two replacements of one file at once would each miss the other's uncommitted rows.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{store_id}/{file_id}",))
             await conn.execute(sql.SQL("DELETE FROM {} WHERE file_id = %s").format(table), (file_id,))
@@ -192,7 +193,7 @@ class PgVectorProvider:
 
     async def insert_chunks(self, store_id: str, chunks: list[StoredChunk]) -> None:
         table = _table(store_id)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             if len(chunks) >= self.config.bulk_load_rows:
                 # Readers wait for this load instead of seeing a store without indexes.
                 await conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
@@ -234,12 +235,12 @@ class PgVectorProvider:
         await conn.execute(sql.SQL("ANALYZE {}").format(_table(store_id)))
 
     async def delete_file_chunks(self, store_id: str, file_id: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{store_id}/{file_id}",))
             await conn.execute(sql.SQL("DELETE FROM {} WHERE file_id = %s").format(_table(store_id)), (file_id,))
 
     async def set_file_attributes(self, store_id: str, file_id: str, attributes: dict[str, Any]) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 sql.SQL("UPDATE {} SET attributes = %s WHERE file_id = %s").format(_table(store_id)), (Jsonb(attributes), file_id)
             )
@@ -250,7 +251,7 @@ class PgVectorProvider:
         query = sql.SQL("SELECT {} FROM {} WHERE file_id = %s AND {} ORDER BY position").format(
             columns, _table(store_id), _where(None, args)
         )
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (await conn.execute(query, args)).fetchall()
         return [_chunk(row, row[9]) for row in rows]
 
@@ -263,7 +264,7 @@ class PgVectorProvider:
             columns=sql.SQL(", ").join(sql.Identifier(c) for c in _COLUMNS), table=_table(store_id), where=_where(where, args)
         )
         args.append(k)
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             rows = await (await conn.execute(query, args)).fetchall()
         # Iterative scans (relaxed order) may return neighbours slightly out of order.
         hits = [Hit(_chunk(row), 1.0 - float(row[9])) for row in rows]
@@ -302,7 +303,7 @@ class PgVectorProvider:
         with any of its informative lexemes. Ranking costs one ts_rank_cd per matching chunk, so
         an OR with a near-stop-word would rank most of the store (~460 ms at 100k chunks) while
         BM25-style weighting gives such a word next to no say."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             row = await (
                 await conn.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", (self.config.text_search_config, query))
             ).fetchone()

@@ -17,11 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import apsw
 import numpy as np
 from pydantic import BaseModel, Field
 
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_vector_io.filters import Compound, Filter
+from stackmesh_vector_io.db_errors import redacted
+from stackmesh_vector_io.filters import Compound, Filter, Scalar
 from stackmesh_vector_io.providers.base import Hit, ProviderContext, StoredChunk
 
 T = TypeVar("T")
@@ -61,15 +63,44 @@ def _equals(key: str, value: Any, args: list[Any]) -> str:
     return f"coalesce(json_type(attributes, ?) IN {kinds} AND json_extract(attributes, ?) = ?, 0)"
 
 
+def _member(key: str, values: tuple[Scalar, ...], args: list[Any]) -> str:
+    """Whether attribute `key` is one of `values`, of the same JSON type. Each type's values are
+    one JSON array parameter that `json_each` unpacks: an `x = ? OR x = ? ...` per value would
+    exceed SQLite's expression depth at a few hundred values."""
+    path = _json_path(key)
+    tests = []
+    for kinds, members in (
+        ("('text')", [v for v in values if isinstance(v, str)]),
+        ("('integer', 'real')", [v for v in values if isinstance(v, float)]),
+    ):
+        if members:
+            args.extend([path, path, json.dumps(members)])
+            tests.append(f"(json_type(attributes, ?) IN {kinds} AND json_extract(attributes, ?) IN (SELECT value FROM json_each(?)))")
+    flags = sorted({"true" if v else "false" for v in values if isinstance(v, bool)})
+    if flags:
+        args.append(path)
+        tests.append(f"json_type(attributes, ?) IN ({', '.join(repr(f) for f in flags)})")
+    return f"coalesce({' OR '.join(tests)}, 0)"
+
+
+def _balanced(joiner: str, parts: list[str]) -> str:
+    """`parts` joined as a balanced tree: SQLite parses `a OR b OR c ...` into a tree as deep as
+    its terms are many, and refuses one deeper than 1,000."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    return f"({_balanced(joiner, parts[:middle])}{joiner}{_balanced(joiner, parts[middle:])})"
+
+
 def _compile(node: Filter, args: list[Any]) -> str:
     """SQL over the JSON `attributes` column that holds where `node` holds (filters.py semantics)."""
     if isinstance(node, Compound):
-        return "(" + (" AND " if node.op == "and" else " OR ").join(_compile(f, args) for f in node.filters) + ")"
+        return "(" + _balanced(" AND " if node.op == "and" else " OR ", [_compile(f, args) for f in node.filters]) + ")"
     if node.op in ("eq", "ne"):
         test = _equals(node.key, node.value, args)
         return test if node.op == "eq" else f"NOT {test}"
     if node.op in ("in", "nin"):
-        test = "(" + " OR ".join(_equals(node.key, v, args) for v in node.value) + ")"  # type: ignore[union-attr]
+        test = _member(node.key, node.value, args)  # type: ignore[arg-type]
         return test if node.op == "in" else f"NOT {test}"
     path = _json_path(node.key)
     kinds = "('text')" if isinstance(node.value, str) else "('integer', 'real')"
@@ -110,7 +141,10 @@ class SqliteVecProvider:
         self._executor = executor
 
     async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        except apsw.Error as exc:
+            raise redacted(exc) from None
 
     def _rows(self, query: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return list(self.db.execute(query, args))
@@ -273,7 +307,6 @@ class SqliteVecProvider:
 
 
 def _open(path: Path, busy_timeout_ms: int) -> Any:
-    import apsw
     import sqlite_vec
 
     path.parent.mkdir(parents=True, exist_ok=True)
