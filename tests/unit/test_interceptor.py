@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import grpc
+import psycopg
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
@@ -23,6 +24,9 @@ class Behaviours(pb_grpc.InspectServiceServicer):
 
     async def GetVersion(self, request, context):
         raise RuntimeError("database password is hunter2")
+
+    async def ListProviders(self, request, context):
+        raise psycopg.errors.UniqueViolation('duplicate key value violates unique constraint "files_pkey" DETAIL: Key (id)=(secret-value)')
 
     async def ListRoutes(self, request, context):
         await asyncio.sleep(5)
@@ -57,6 +61,14 @@ async def test_unexpected_error_is_internal_without_its_message(stub, caplog):
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert caught.value.details() == "internal error"
     assert "hunter2" in caplog.text  # logged with its stack for operators, never sent
+
+
+async def test_a_database_error_is_logged_by_class_never_with_request_values(stub, caplog):
+    with caplog.at_level(logging.ERROR, logger="stackmesh.rpc"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListProviders(pb.ListProvidersRequest())
+    assert caught.value.code() == grpc.StatusCode.INTERNAL and caught.value.details() == "internal error"
+    assert "UniqueViolation (SQLSTATE 23505)" in caplog.text and "secret-value" not in caplog.text
 
 
 async def test_deadline_is_a_cancellation_not_an_internal_error(stub, caplog):

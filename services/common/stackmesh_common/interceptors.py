@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+import psycopg
 from psycopg import OperationalError
 
 from stackmesh_common.errors import StackmeshError, Unavailable
@@ -39,7 +40,11 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     if isinstance(exc, StackmeshError):
         context.set_trailing_metadata((("grpc-status-details-bin", _status_details(exc)),))
         await context.abort(exc.grpc_code, exc.message)
-    log.error("unhandled error in %s", method, exc_info=exc)
+    if isinstance(exc, psycopg.Error):
+        # Its message and traceback may quote the request's values (a violated key, a bad literal).
+        log.error("unhandled database error in %s: %s (SQLSTATE %s)", method, type(exc).__name__, exc.sqlstate)
+    else:
+        log.error("unhandled error in %s", method, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
