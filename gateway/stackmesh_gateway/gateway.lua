@@ -1,6 +1,6 @@
 -- Envoy Lua filter of the stackmesh gateway. render.py prepends, from the descriptor set and
 -- the distribution: STREAM_PATHS (path -> true), the upstream paths that also have a `:stream`
--- binding; UPLOAD_PATTERNS, Lua patterns of the POST paths whose body streams to a service
+-- binding, and STREAM_PATTERNS, Lua patterns of those with path variables; UPLOAD_PATTERNS, Lua patterns of the POST paths whose body streams to a service
 -- unbuffered; MAX_UPLOAD_BYTES, their size limit; and UPLOAD_REFUSED_HEADER.
 
 -- Finds a top-level `"stream": true` in a JSON object without a JSON library: tracks string
@@ -45,8 +45,8 @@ local function top_level_stream(body)
   return false
 end
 
-local function is_upload(path)
-  for _, pattern in ipairs(UPLOAD_PATTERNS) do
+local function matches_any(path, patterns)
+  for _, pattern in ipairs(patterns) do
     if string.find(path, pattern) then
       return true
     end
@@ -77,11 +77,11 @@ function envoy_on_request(handle)
   end
   local path = headers:get(":path")
   local bare = string.match(path, "^[^?]*")
-  if is_upload(bare) then
+  if matches_any(bare, UPLOAD_PATTERNS) then
     refuse_large_upload(handle, headers)
     return
   end
-  if not STREAM_PATHS[bare] then
+  if not STREAM_PATHS[bare] and not matches_any(bare, STREAM_PATTERNS) then
     return
   end
   local body = handle:body()

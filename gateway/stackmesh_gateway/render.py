@@ -175,11 +175,14 @@ def _cluster(name: str, host: str, port: int, connect_timeout_s: float) -> dict[
 
 
 def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
-    table = ", ".join(f'["{path}"] = true' for path in stream_paths(services))
+    streams = stream_paths(services)
+    table = ", ".join(f'["{path}"] = true' for path in streams if "{" not in path)
+    patterns = ", ".join(f'"{_template_lua_pattern(path)}"' for path in streams if "{" in path)
     uploads = ", ".join(f'"{_template_lua_pattern(path)}"' for _, verb, path in upload_bindings(services) if verb == "POST")
     code = resources.files("stackmesh_gateway").joinpath("gateway.lua").read_text()
     return (
         f"STREAM_PATHS = {{ {table} }}\n"
+        f"STREAM_PATTERNS = {{ {patterns} }}\n"
         f"UPLOAD_PATTERNS = {{ {uploads} }}\n"
         f"MAX_UPLOAD_BYTES = {config.gateway.max_upload_bytes}\n"
         f'UPLOAD_REFUSED_HEADER = "{UPLOAD_REFUSED_HEADER}"\n'

@@ -1,11 +1,13 @@
 """The agents service: OpenAI Responses and Conversations on one agent loop over the mesh, and
-Llama Stack's stored prompts and tool groups."""
+Llama Stack's stored prompts, tool groups and agents (whose turns run on the same loop)."""
 
 from __future__ import annotations
 
 from stackmesh.agents.v1 import agents_service_pb2_grpc as pb_grpc
 from stackmesh_common.config import ConfigError
 from stackmesh_common.service import ServiceContext, ServiceSpec
+from stackmesh_agents.agent_store import AgentStore
+from stackmesh_agents.agents_servicer import AgentsServicer
 from stackmesh_agents.background import open_background
 from stackmesh_agents.conversations_servicer import ConversationsServicer
 from stackmesh_agents.file_search import FileSearch
@@ -45,6 +47,7 @@ async def setup(ctx: ServiceContext) -> None:
     await tool_groups.start()
     ctx.add_servicer(ToolGroupsServicer(tool_groups), pb_grpc.add_ToolGroupsServiceServicer_to_server)
     ctx.add_servicer(ToolRuntimeServicer(tool_groups), pb_grpc.add_ToolRuntimeServiceServicer_to_server)
+    ctx.add_servicer(AgentsServicer(AgentStore(ctx.pool), builder, tool_groups), pb_grpc.add_AgentsServiceServicer_to_server)
 
 
 SPEC = ServiceSpec(
