@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from stackmesh_safety.detectors.python_code import Scanner, snippets
+from stackmesh_safety import detectors
+from stackmesh_safety.detectors.python_code import NestedTooDeeply, Scanner, snippets
 from stackmesh_safety.messages import Message, ToolCall
 from stackmesh_safety.providers import code_scanner
-from stackmesh_safety.providers.base import Shield
+from stackmesh_safety.providers.base import ProviderContext, Shield
+from stackmesh_safety.workers import DetectorWorkers
 
 SHELL = "import subprocess\nsubprocess.call(user_input, shell=True)\n"
 SHIELD = Shield("code-scanner", "code-scanner", "code-scanner")
@@ -42,15 +44,25 @@ def test_bandit_finds_shell_injection_and_ignores_nosec(scanner):
     assert [(i.test_id, i.severity, i.line, i.cwe) for i in issues if i.severity == "HIGH"] == [("B602", "HIGH", 2, 78)]
 
 
-async def run(messages: list[Message], params: dict | None = None):
-    provider = await code_scanner.create(code_scanner.Config(), None)
-    try:
+@pytest.fixture(scope="module")
+async def provider():
+    workers = DetectorWorkers(1, 30.0, detectors.warm_up)
+    workers.start()
+    provider = await code_scanner.create(code_scanner.Config(), ProviderContext(None, workers))
+    yield provider
+    await provider.close()
+    await workers.close()
+
+
+@pytest.fixture
+def run(provider):
+    async def run(messages: list[Message], params: dict | None = None):
         return await provider.run_shield(SHIELD, messages, params or {})
-    finally:
-        await provider.close()
+
+    return run
 
 
-async def test_violation_level_follows_the_worst_finding():
+async def test_violation_level_follows_the_worst_finding(run):
     result = await run([Message("assistant", f"```python\n{SHELL}```")])
     assert result.violation.level == "error"
     assert result.violation.metadata["issues"][0]["test_id"] == "B602"
@@ -59,15 +71,46 @@ async def test_violation_level_follows_the_worst_finding():
     assert medium.violation.level == "warn"
 
 
-async def test_safe_code_passes_and_low_findings_are_below_the_default_threshold():
+async def test_safe_code_passes_and_low_findings_are_below_the_default_threshold(run):
     assert (await run([Message("assistant", "```python\nprint(sum(range(10)))\n```")])).violation is None
     assert (await run([Message("assistant", "```python\nimport subprocess\n```")])).violation is None
     low = await run([Message("assistant", "```python\nimport subprocess\n```")], {"min_severity": "low"})
     assert low.violation.level == "info"
 
 
-async def test_unscanned_languages_are_reported_not_passed_as_clean():
+async def test_unscanned_languages_are_reported_not_passed_as_clean(run):
     result = await run([Message("assistant", "```bash\nrm -rf /\n```")])
     assert result.violation.level == "info"
-    assert result.violation.metadata == {"violation_type": "unscanned_code", "unscanned_languages": ["bash"], "snippets_scanned": 0}
+    assert result.violation.metadata == {
+        "violation_type": "unscanned_code", "unscanned_languages": ["bash"], "unparsed_snippets": [], "snippets_scanned": 0,
+    }  # fmt: skip
     assert result.flagged == frozenset()
+
+
+# Deeper than Python's parser can follow; and parseable, but deeper than bandit's visitor can.
+TOO_DEEP_TO_PARSE = "x = " + "1 + " * 5000 + "1"
+TOO_DEEP_TO_VISIT = "x = f" + "()" * 2000
+
+
+@pytest.mark.parametrize("code", [TOO_DEEP_TO_PARSE, TOO_DEEP_TO_VISIT, "x = " + "-" * 100_000 + "1"])
+def test_code_nested_too_deeply_is_an_error_of_its_own_not_a_crash(scanner, code):
+    (snippet,), _ = snippets([Message("assistant", f"```python\n{code}\n```")])
+    with pytest.raises(NestedTooDeeply):
+        scanner.scan(snippet)
+
+
+def test_a_message_too_deep_to_parse_counts_as_code_but_unbalanced_brackets_are_prose():
+    found, _ = snippets([Message("assistant", TOO_DEEP_TO_PARSE), Message("user", "(" * 5000), Message("user", "[" * 5000 + "]" * 5000)])
+    assert [(s.message_index, s.source) for s in found] == [(0, "message")]
+
+
+async def test_unparsed_code_is_reported_and_the_rest_still_scanned(run):
+    alone = await run([Message("assistant", TOO_DEEP_TO_VISIT)])
+    assert alone.violation.level == "info"
+    unparsed = {"message_index": 0, "source": "message", "reason": "nested too deeply to parse"}
+    assert alone.violation.metadata["unparsed_snippets"] == [unparsed]
+    assert alone.violation.metadata["snippets_scanned"] == 0
+    mixed = await run([Message("assistant", f"```python\n{TOO_DEEP_TO_PARSE}\n```\n```python\n{SHELL}```")])
+    assert mixed.violation.level == "error" and mixed.violation.metadata["snippets_scanned"] == 1
+    assert [issue["test_id"] for issue in mixed.violation.metadata["issues"]] == ["B602"]
+    assert [s["source"] for s in mixed.violation.metadata["unparsed_snippets"]] == ["fence"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -12,11 +13,17 @@ from google.protobuf import empty_pb2, struct_pb2
 from stackmesh.safety.v1 import safety_service_pb2 as pb
 from stackmesh.safety.v1 import safety_service_pb2_grpc as pb_grpc
 from stackmesh.safety.v1 import shield_pb2
+from stackmesh_common.errors import DeadlineExceeded, StackmeshError, Unavailable
 from stackmesh_common.protojson import from_json, plain
+from stackmesh_safety.limits import check_messages, check_moderation_inputs
 from stackmesh_safety.messages import Message, moderation_inputs, parse_messages
 from stackmesh_safety.moderation import ModerationResult, merge
 from stackmesh_safety.providers.base import Shield, ShieldResult
+from stackmesh_safety.settings import InputLimits
 from stackmesh_safety.shields import ShieldRegistry
+from stackmesh_safety.workers import DetectorTimeout, DetectorWorkerLost, describe
+
+log = logging.getLogger("stackmesh.safety")
 
 
 def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
@@ -36,7 +43,22 @@ def shield_to_proto(shield: Shield) -> shield_pb2.Shield:
 
 
 async def run(shields: ShieldRegistry, shield: Shield, messages: list[Message], params: dict[str, Any]) -> ShieldResult:
-    return await shields.provider(shield).run_shield(shield, messages, {**shield.params, **params})
+    """One shield on the messages; a check that could not finish is an error, never a verdict."""
+    try:
+        return await shields.provider(shield).run_shield(shield, messages, {**shield.params, **params})
+    except StackmeshError:
+        raise
+    except DetectorTimeout as exc:
+        raise DeadlineExceeded(
+            f"shield `{shield.identifier}` did not finish within {exc.timeout_s:g} s; check less text per request",
+            reason="shield_timeout",
+        ) from None
+    except DetectorWorkerLost:
+        raise Unavailable(f"shield `{shield.identifier}` lost its worker process mid-check; retry the request") from None
+    except Exception as exc:
+        # Logged without its message, which could quote the checked text.
+        log.error("shield %s failed: %s", shield.identifier, describe(exc))
+        raise StackmeshError(f"shield `{shield.identifier}` failed", reason="shield_failed") from None
 
 
 class ShieldsServicer(pb_grpc.ShieldsServiceServicer):
@@ -74,12 +96,14 @@ def _violation_json(result: ShieldResult) -> dict[str, Any] | None:
 
 
 class SafetyServicer(pb_grpc.SafetyServiceServicer):
-    def __init__(self, shields: ShieldRegistry) -> None:
+    def __init__(self, shields: ShieldRegistry, limits: InputLimits) -> None:
         self.shields = shields
+        self.limits = limits
 
     async def _run_shield(self, request: pb.RunShieldRequest) -> dict[str, Any]:
         shield = await self.shields.resolve(request.shield_id)
         messages = parse_messages([plain(value) for value in request.messages])
+        check_messages(messages, self.limits)
         result = await run(self.shields, shield, messages, plain(request.params))
         return {"violation": _violation_json(result)}
 
@@ -104,11 +128,13 @@ def _result_to_proto(result: ModerationResult) -> pb.ModerationResult:
 
 
 class ModerationsServicer(pb_grpc.ModerationsServiceServicer):
-    def __init__(self, shields: ShieldRegistry) -> None:
+    def __init__(self, shields: ShieldRegistry, limits: InputLimits) -> None:
         self.shields = shields
+        self.limits = limits
 
     async def CreateModeration(self, request: pb.CreateModerationRequest, context: grpc.aio.ServicerContext) -> pb.ModerationObject:
         inputs = moderation_inputs(plain(request.input) if request.HasField("input") else None)
+        check_moderation_inputs(inputs, self.limits)
         shields = await self.shields.for_moderation(request.model)
         # Every (input, shield) pair at once: shields are independent, and the slow ones
         # (a guard model) should not queue behind each other.

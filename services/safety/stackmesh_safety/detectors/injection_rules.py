@@ -2,14 +2,17 @@
 
 They complement embedding similarity where wording is the signal (an override phrase
 buried in a long document, fake chat-template markers) and similarity is diluted.
-Each rule has a weight: how sure a match alone makes us.
+Each rule has a weight: how sure a match alone makes us. Rules run on RE2, whose matching
+time is linear in the text: they run on the service's event loop, and with backtracking `re`
+40 KB of `![a](http://` took seconds.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
+
+import re2
 
 JAILBREAK = "jailbreak"
 INJECTION = "prompt_injection"
@@ -20,11 +23,11 @@ class Rule:
     name: str
     label: str
     weight: float
-    pattern: re.Pattern[str]
+    pattern: re2._Regexp
 
 
 def _rule(name: str, label: str, weight: float, pattern: str) -> Rule:
-    return Rule(name, label, weight, re.compile(pattern, re.IGNORECASE))
+    return Rule(name, label, weight, re2.compile(f"(?i){pattern}"))
 
 
 _PRIOR = r"(?:all |any |the |your |my )?(?:previous|prior|above|earlier|preceding|original|initial|system|developer)"

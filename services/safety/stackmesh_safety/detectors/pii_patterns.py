@@ -4,27 +4,35 @@ Phone numbers come from `phonenumbers` (libphonenumber's metadata: real numberin
 not a digit-count guess). Cards must pass the Luhn checksum and carry a known issuer
 prefix. Secrets are the documented token formats of common providers plus credentials
 assigned to a secret-looking name.
+
+The text is untrusted and up to a message long, so the open-ended patterns run on RE2,
+whose matching time is linear in the text; backtracking `re` took seconds on 40 KB crafted
+to restart a scan at every position (`a.a.a...`, `sk-sk-sk-...`). Only patterns that need
+look-around or back-references stay on `re`, and each is bounded to a few dozen characters
+per position or runs on one short finding.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Iterable
 
 import phonenumbers
+import re2
 
 ENTITIES = ("email", "phone", "credit_card", "secret")
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
-# 13-19 digits, optionally grouped by single spaces or dashes.
+_EMAIL = re2.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
+# 13-19 digits, optionally grouped by single spaces or dashes (bounded: at most 37 characters per start).
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 # Issuer prefixes: Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro.
 _CARD_ISSUER = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|30[0-5]|3[689]|62|5[06-9]|6\d")
 
 # (kind, pattern): provider token formats, each anchored on its documented prefix.
 _TOKENS = [
-    ("private_key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\Z)"),
+    ("private_key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\z)"),
     ("aws_access_key_id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
     ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b"),
     ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
@@ -37,15 +45,15 @@ _TOKENS = [
     ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}\b"),
     ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
 ]
-_TOKEN_PATTERNS = [(kind, re.compile(pattern)) for kind, pattern in _TOKENS]
+_TOKEN_PATTERNS = [(kind, re2.compile(pattern)) for kind, pattern in _TOKENS]
 # A credential assigned to a secret-looking name: `password = "..."`, `API_KEY: ...`.
-_ASSIGNED = re.compile(
+_ASSIGNED = re2.compile(
     r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token|access[_-]?token|client[_-]?secret|token)\b"
     r"[\"']?\s*[:=]\s*[\"']?(?P<value>[^\s\"',;)]{6,})"
 )
 # A password inside a URL: scheme://user:password@host.
-_URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s@/]+)@")
-# Values that document a secret rather than being one.
+_URL_PASSWORD = re2.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s@/]+)@")
+# Values that document a secret rather than being one (run on one finding's value).
 _PLACEHOLDER = re.compile(r"(?i)^[<{$%]|your|example|placeholder|redacted|changeme|xxxx|\*\*\*|\.\.\.|^(.)\1*$")
 
 # Where spans overlap, the more specific finding wins.
@@ -104,9 +112,11 @@ def _secrets(text: str) -> Iterable[Finding]:
         for match in pattern.finditer(text):
             yield Finding("secret", kind, match.start(), match.end())
     for kind, pattern in (("assigned_credential", _ASSIGNED), ("url_password", _URL_PASSWORD)):
+        # RE2's match takes group numbers only in start() and end().
+        value = pattern.groupindex["value"]
         for match in pattern.finditer(text):
-            if not _PLACEHOLDER.search(match.group("value")):
-                yield Finding("secret", kind, match.start("value"), match.end("value"))
+            if not _PLACEHOLDER.search(match.group(value)):
+                yield Finding("secret", kind, match.start(value), match.end(value))
 
 
 def find(text: str, entities: Iterable[str] = ENTITIES, region: str = "US") -> list[Finding]:
@@ -121,11 +131,14 @@ def find(text: str, entities: Iterable[str] = ENTITIES, region: str = "US") -> l
         candidates += (Finding("email", "email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     if "phone" in wanted:
         candidates += _phones(text, region)
-    kept: list[Finding] = []
+    kept: list[Finding] = []  # in text order
     for finding in sorted(candidates, key=lambda f: (_PRIORITY[f.entity], f.start, -f.end)):
-        if all(finding.end <= other.start or finding.start >= other.end for other in kept):
-            kept.append(finding)
-    return sorted(kept, key=lambda f: f.start)
+        # Kept findings do not overlap one another, so only the two around where this one
+        # would go can overlap it (comparing with every kept one was quadratic in findings).
+        at = bisect.bisect_left(kept, finding.start, key=lambda f: f.start)
+        if (at == 0 or kept[at - 1].end <= finding.start) and (at == len(kept) or finding.end <= kept[at].start):
+            kept.insert(at, finding)
+    return kept
 
 
 def redact(text: str, findings: Iterable[Finding]) -> str:

@@ -4,23 +4,30 @@ Code is taken from fenced blocks (```python, or unlabelled blocks that parse as 
 from a message that is itself a Python program, and from string arguments of tool calls
 (a code interpreter's `code`). bandit runs as a library on each snippet's AST; `# nosec`
 comments are ignored, since the text being checked is the model's, not a reviewed codebase.
+
+Code nested deeper than Python's parser or bandit's visitor can follow (`x = 1+1+...` a few
+thousand times) is reported as unparsed, not scanned and not passed as clean.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import logging
-import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+import re2
+
 from stackmesh_safety.messages import Message
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH")
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# RE2: matching time linear in the text (backtracking `re` rescanned to the end of the text
+# from every "```" of a fence-less run of them).
+_FENCE = re2.compile(r"(?s)```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\z)")
 _PYTHON_LABELS = {"python", "py", "python3", "py3", "ipython", "pycon"}
 
 
@@ -45,12 +52,19 @@ class Issue:
     text: str
 
 
+class NestedTooDeeply(Exception):
+    """The snippet is nested deeper than Python's parser or bandit's visitor can follow."""
+
+
 def _is_program(code: str) -> bool:
     """Parses as Python and does something: a lone word or literal parses too, but is prose."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return False
+    except (RecursionError, MemoryError):
+        # Too deep to tell: the scanner reports it as code it could not parse, not as prose.
+        return True
     return any(not (isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant))) for node in tree.body)
 
 
@@ -89,7 +103,7 @@ def snippets(messages: list[Message]) -> tuple[list[Snippet], list[str]]:
 
 
 class Scanner:
-    """bandit's full test set, built once; `scan` is CPU-bound and meant for a worker thread."""
+    """bandit's full test set, built once; `scan` is CPU-bound and meant for a worker process."""
 
     def __init__(self) -> None:
         stevedore = logging.getLogger("stevedore.extension")
@@ -117,6 +131,9 @@ class Scanner:
         except (SyntaxError, ValueError):
             # Only fences labelled python reach here unparsed; one that is not Python has nothing to scan.
             return []
+        except (RecursionError, MemoryError):
+            # Python's parser reports deep nesting as either, bandit's recursive visitor as the first.
+            raise NestedTooDeeply from None
         return [
             Issue(
                 snippet.message_index, snippet.source, result.test_id, result.test, result.severity, result.confidence,
@@ -124,3 +141,9 @@ class Scanner:
             )
             for result in visitor.tester.results
         ]  # fmt: skip
+
+
+@functools.cache
+def scanner() -> Scanner:
+    """This process's scanner (bandit's test set takes a while to build)."""
+    return Scanner()

@@ -12,6 +12,7 @@ from stackmesh_common.config import ConfigError
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_safety.inference_client import GuardInference
 from stackmesh_safety.messages import Message
+from stackmesh_safety.workers import DetectorWorkers
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -71,10 +72,13 @@ def parse_params(model: type[P], params: dict[str, Any]) -> P:
 
 @dataclass
 class ProviderContext:
-    """What the service hands provider factories: its peers and a place for background work."""
+    """What the service hands provider factories: its peers, its detector processes and a
+    place for background work."""
 
     # The inference service, when the distribution has one.
     inference: GuardInference | None
+    # Where CPU-bound detection runs, off the event loop and under a deadline.
+    workers: DetectorWorkers
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def require_inference(self, provider_type: str) -> GuardInference:
