@@ -233,6 +233,13 @@ def test_an_input_guardrail_violation_ends_with_a_refusal(client, blocking_pii_s
     assert client.responses.retrieve(response.id).output[0].content[0].type == "refusal"
 
 
+def test_input_past_the_guardrails_limits_is_a_400_naming_input(client, blocking_pii_shield):
+    """The safety service checks at most 64 Ki characters per message."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=CHAT_MODEL, input="word " * 14_000, max_output_tokens=16, extra_body={"guardrails": [blocking_pii_shield]})
+    assert caught.value.param == "input" and "pii-block" in caught.value.message and "65536" in caught.value.message.replace(",", "")
+
+
 CONTACT = {"type": "object", "properties": {"contact": {"type": "string", "enum": ["ada@example.com"]}}, "required": ["contact"]}
 
 

@@ -48,7 +48,11 @@ class Guardrails:
     async def run(self, ids: list[str], messages: list[dict[str, Any]]) -> Violation | None:
         for shield_id in ids:
             request = from_json({"shield_id": shield_id, "messages": messages}, safety_pb.RunShieldRequest)
-            reply = await self.safety.run_shield(request, timeout_s=self.timeout_s)
+            try:
+                reply = await self.safety.run_shield(request, timeout_s=self.timeout_s)
+            except InvalidArgument as exc:
+                # The safety service names fields of its own request (`messages[3].content`).
+                raise InvalidArgument(f"the guardrail {shield_id!r} cannot check this response: {exc.message}", param="input") from None
             if reply.HasField("violation") and reply.violation.violation_level == "error":
                 log.info("guardrail %s blocked a response: %s", shield_id, dict(reply.violation.metadata))
                 return Violation(shield_id, reply.violation.user_message or f"Blocked by the {shield_id} guardrail.")
