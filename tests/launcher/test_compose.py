@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,21 +21,33 @@ from stackmesh_common.config import load_config
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yaml"
+# Every secret compose requires, as deploy/.env.example lists them, with a distinct test value.
+SECRETS = {
+    name: f"test-{name.lower()}"
+    for name in re.findall(r"^(STACKMESH_\w+)=$", (DEPLOY / ".env.example").read_text(), flags=re.MULTILINE)
+}
+# The services whose spec sets uses_nats.
+NATS_CLIENTS = {"inference", "vector-io", "agents"}
+
+
+def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` (the offline validator: Debian's docker-compose) with `env` only,
+    never a developer's deploy/.env."""
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not on PATH: apt-get install -y docker-compose (make compose-validator)")
+    empty = tmp_path / "empty.env"
+    empty.touch()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("STACKMESH_")} | env
+    return subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "--env-file", str(empty), "config"],
+        check=False, capture_output=True, text=True, timeout=60, cwd=REPO, env=environment,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    """The compose file as docker-compose resolves it (the offline validator: Debian's docker-compose)."""
-    if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not on PATH: apt-get install -y docker-compose (make compose-validator)")
-    result = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE_FILE), "config"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The compose file as docker-compose resolves it, every secret set."""
+    result = compose_config(tmp_path_factory.mktemp("compose"), SECRETS)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -107,13 +120,6 @@ def test_compose_distribution_serves_what_local_serves() -> None:
     """Same providers and models as local.yaml; peers by compose name, servers on 0.0.0.0."""
     compose = load_config(DEPLOY / "distributions" / "compose.yaml", env={})
     local = load_config(DEPLOY / "distributions" / "local.yaml", env={})
-    assert compose.postgres.url == "postgresql://stackmesh:stackmesh@postgres:5432/stackmesh"
-    assert (
-        load_config(
-            DEPLOY / "distributions" / "compose.yaml", env={"STACKMESH_POSTGRES_URL": "postgresql://db/x"}
-        ).postgres.url
-        == "postgresql://db/x"
-    )
     assert compose.nats.url == "nats://nats:4222"
     assert compose.gateway.host == "0.0.0.0" and compose.gateway.port == 8321
     assert set(compose.services) == set(local.services)
@@ -123,3 +129,49 @@ def test_compose_distribution_serves_what_local_serves() -> None:
         assert service.providers == local.services[name].providers
         assert service.resources == local.services[name].resources
         assert service.settings == local.services[name].settings
+
+
+def test_compose_has_no_default_secrets(tmp_path: Path) -> None:
+    """No `${VAR:-default}` anywhere; without a secret, config fails naming it and the example file."""
+    assert not re.search(r"\$\{\w+:?-", COMPOSE_FILE.read_text())
+    assert set(SECRETS) == {
+        "STACKMESH_POSTGRES_PASSWORD", "STACKMESH_NATS_PASSWORD", "STACKMESH_INFERENCE_DB_PASSWORD",
+        "STACKMESH_SAFETY_DB_PASSWORD", "STACKMESH_VECTOR_IO_DB_PASSWORD", "STACKMESH_AGENTS_DB_PASSWORD",
+    }  # fmt: skip
+    for missing in ("STACKMESH_POSTGRES_PASSWORD", "STACKMESH_NATS_PASSWORD", "STACKMESH_VECTOR_IO_DB_PASSWORD"):
+        result = compose_config(tmp_path, {k: v for k, v in SECRETS.items() if k != missing})
+        assert result.returncode == 1, missing
+        assert f"{missing} is not set; copy deploy/.env.example to deploy/.env and fill it in" in result.stderr
+
+
+def test_each_container_gets_only_its_own_secrets(resolved: dict[str, Any]) -> None:
+    """postgres holds the admin password and sets the roles' at init; a service holds its role's
+    password (PGPASSWORD) and the NATS one if it queues jobs; the gateway none."""
+    services = resolved["services"]
+    postgres = services["postgres"]["environment"]
+    assert postgres["POSTGRES_PASSWORD"] == SECRETS["STACKMESH_POSTGRES_PASSWORD"]
+    assert services["nats"]["command"][-4:] == ["--user", "stackmesh", "--pass", SECRETS["STACKMESH_NATS_PASSWORD"]]
+    compose = load_config(DEPLOY / "distributions" / "compose.yaml", env={})
+    for name in compose.services:
+        container = services[name.replace("_", "-")]
+        role_password = SECRETS[f"STACKMESH_{name.upper()}_DB_PASSWORD"]
+        expected = {"PGPASSWORD": role_password}
+        if name.replace("_", "-") in NATS_CLIENTS:
+            expected["STACKMESH_NATS_PASSWORD"] = SECRETS["STACKMESH_NATS_PASSWORD"]
+        assert container["environment"] == expected, name
+        assert postgres[f"STACKMESH_{name.upper()}_DB_PASSWORD"] == role_password
+        # The URL names the role and no password; PGPASSWORD gives it.
+        assert compose.postgres_for(name).url == f"postgresql://stackmesh_{name}@postgres:5432/stackmesh"
+    assert "environment" not in services["gateway"]
+    assert compose.postgres.url == ""
+    with_nats = load_config(DEPLOY / "distributions" / "compose.yaml", env={"STACKMESH_NATS_PASSWORD": "pw"})
+    assert (with_nats.nats.user, with_nats.nats.password) == ("stackmesh", "pw")
+
+
+def test_the_postgres_container_creates_the_roles_at_init(resolved: dict[str, Any]) -> None:
+    """The launcher's service_roles.sql, then the passwords script (tests/launcher/test_postgres_roles.py runs both)."""
+    mounts = dict(reversed(volume.split(":")[:2]) for volume in resolved["services"]["postgres"]["volumes"])
+    assert {target: source for target, source in mounts.items() if target.startswith("/docker-entrypoint-initdb.d/")} == {
+        "/docker-entrypoint-initdb.d/10-service-roles.sql": str(DEPLOY / "launcher" / "stackmesh_launcher" / "service_roles.sql"),
+        "/docker-entrypoint-initdb.d/20-role-passwords.sh": str(DEPLOY / "docker" / "postgres-role-passwords.sh"),
+    }

@@ -17,7 +17,8 @@ import psutil
 import psycopg
 import pytest
 
-from stackmesh_common.config import load_config
+from stackmesh_common import jobs
+from stackmesh_common.config import ConfigError, NatsConfig, load_config
 from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack, RestartPolicy, StackStartError
 from tests.launcher.helpers import REPO, STACKMESH, LauncherProcess, descendants, running, serving, wait_gone, write_distribution
@@ -49,7 +50,7 @@ def test_nats_has_jetstream_enabled(infra: LocalStack) -> None:
     """JetStream answers account info and stores a message in a stream."""
 
     async def roundtrip() -> tuple[int, int]:
-        nc = await nats.connect(infra.config.nats.url)
+        nc = await nats.connect(infra.config.nats.url, user=infra.config.nats.user, password=infra.config.nats.password)
         try:
             js = nc.jetstream()
             await js.account_info()
@@ -63,13 +64,27 @@ def test_nats_has_jetstream_enabled(infra: LocalStack) -> None:
     assert asyncio.run(roundtrip()) == (1, 1)
 
 
+def test_nats_refuses_a_client_without_the_stacks_password(infra: LocalStack) -> None:
+    """The services' connect fails at once, saying why and without the password it tried."""
+    wrong = infra.config.nats.model_copy(update={"password": "not-the-password"})
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as error:
+        asyncio.run(jobs.connect(wrong, "test"))
+    assert time.monotonic() - began < 5
+    assert str(error.value) == f"NATS at {infra.config.nats.url} refused the password of user 'stackmesh' (nats.user, nats.password)"
+    with pytest.raises(ConfigError, match="refused a connection without credentials"):
+        asyncio.run(jobs.connect(NatsConfig(url=infra.config.nats.url), "test"))
+
+
 def test_stack_files_describe_the_running_stack(infra: LocalStack) -> None:
     """stack.yaml is the resolved config; stack.json and `stackmesh status` list live components."""
     resolved = load_config(infra.state_dir / "stack.yaml")
     assert resolved.postgres.url == infra.config.postgres.url
-    assert resolved.nats.url == infra.config.nats.url
+    assert resolved.nats == infra.config.nats and resolved.nats.password
     assert resolved.state_dir == infra.state_dir
+    # They hold the NATS password.
     assert (infra.state_dir / "stack.yaml").stat().st_mode & 0o077 == 0
+    assert (infra.state_dir / "nats.conf").stat().st_mode & 0o077 == 0
 
     record = state.read(infra.state_dir)
     assert record is not None and record.phase == "ready" and record.supervisor.pid == os.getpid()

@@ -81,7 +81,7 @@ def test_postgres_and_nats_are_restarted_with_their_data(tmp_path: Path) -> None
             assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
 
         async def jetstream_account() -> None:
-            connection = await nats.connect(stack.config.nats.url)
+            connection = await nats.connect(stack.config.nats.url, user=stack.config.nats.user, password=stack.config.nats.password)
             try:
                 await connection.jetstream().account_info()
             finally:

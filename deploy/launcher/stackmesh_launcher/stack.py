@@ -14,6 +14,7 @@ from stackmesh_launcher import state
 from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.ports import connect_host, find_conflicts, pick_free_port
+from stackmesh_launcher.private import write_private
 from stackmesh_launcher.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["LocalStack", "RestartPolicy", "StackStartError"]
@@ -73,7 +74,7 @@ class LocalStack:
         self.config, self._components = self._plan(config, free_ports, gateway)
 
     def _plan(self, config: StackConfig, free_ports: bool, gateway: bool) -> tuple[StackConfig, list[Component]]:
-        """Resolves ports and infrastructure URLs, and lists the components in start order."""
+        """Resolves ports and infrastructure URLs and credentials, and lists the components in start order."""
         handed_out: set[int] = set()
 
         def port(configured: int, host: str) -> int:
@@ -85,12 +86,14 @@ class LocalStack:
         data["state_dir"] = str(self.state_dir)
         infrastructure: list[Component] = []
         if not config.postgres.url:
-            postgres = Postgres(self.state_dir)
+            postgres = Postgres(self.state_dir, list(config.services))
             data["postgres"]["url"] = postgres.url
+            for name in config.services:
+                data["services"][name]["postgres_url"] = postgres.service_url(name)
             infrastructure.append(postgres)
         if not config.nats.url:
             nats = Nats(self.state_dir, port(config.nats.port, Nats.host), port(0, Nats.host))
-            data["nats"].update(url=nats.url, port=nats.port)
+            data["nats"].update(url=nats.url, port=nats.port, user=nats.user, password=nats.password)
             infrastructure.append(nats)
         for name, service in config.services.items():
             data["services"][name]["port"] = port(service.port, service.listen_host or service.host)
@@ -242,13 +245,9 @@ class LocalStack:
             )
 
     def _write_config(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
-        # Values expanded from ${VARS} may be secrets: keep the resolved file private.
-        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
+        # It holds the NATS password, and values expanded from ${VARS} may be secrets too.
+        write_private(self.config_path, text)
 
     def _component(self, name: str) -> Component:
         for component in self._started:

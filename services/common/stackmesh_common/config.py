@@ -51,6 +51,10 @@ class ServiceConfig(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
     # Worker threads for blocking provider calls.
     max_workers: int = 8
+    # The service's own login role, which owns its schema and nothing else (deploy/launcher/
+    # stackmesh_launcher/service_roles.sql creates it). Empty: the service connects with
+    # postgres.url. The local launcher sets it for its embedded PostgreSQL.
+    postgres_url: str = ""
 
     @property
     def address(self) -> str:
@@ -62,16 +66,20 @@ class ServiceConfig(_Strict):
 
 
 class PostgresConfig(_Strict):
-    # A libpq URL; empty means the local launcher starts embedded PostgreSQL and sets it.
+    # A libpq URL; empty means the local launcher starts embedded PostgreSQL and sets it (to its
+    # admin login, which the launcher and tests use; services connect as their own roles).
     url: str = ""
     pool_min_size: int = 1
     pool_max_size: int = 8
 
 
 class NatsConfig(_Strict):
-    # Empty means the local launcher starts nats-server and sets it.
+    # Empty means the local launcher starts nats-server and sets it, with a user and a fresh
+    # password of its own. Credentials belong in user/password, not in the URL.
     url: str = ""
     port: int = 4222
+    user: str = ""
+    password: str = ""
 
 
 class GatewayConfig(_Strict):
@@ -113,6 +121,16 @@ class StackConfig(_Strict):
                 f"service {name!r} is not in distribution {self.name!r}; it has: {', '.join(sorted(self.services))}"
             ) from None
 
+    def postgres_for(self, name: str) -> PostgresConfig:
+        """The Postgres connection service `name` uses: its own role's URL, else postgres.url."""
+        url = self.service(name).postgres_url or self.postgres.url
+        if not url:
+            raise ConfigError(
+                f"service {name!r} has no Postgres URL: set services.{name}.postgres_url "
+                f"(STACKMESH_SERVICES__{name.upper()}__POSTGRES_URL) or postgres.url (STACKMESH_POSTGRES__URL)"
+            )
+        return self.postgres.model_copy(update={"url": url})
+
 
 def _expand(value: Any, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
@@ -142,7 +160,18 @@ def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{key} overrides a path that is not a mapping")
-        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+        node[path[-1]] = _scalar(raw)
+
+
+def _scalar(raw: str) -> Any:
+    # A value YAML cannot parse (a password such as "@x:y") is the string itself; YAML's own error
+    # would quote the value, a secret, into the logs.
+    if raw == "":
+        return ""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> StackConfig:

@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.config import ConfigError, PostgresConfig
 
 log = logging.getLogger("stackmesh.db")
+
+# Creates each service's role and schema; named in errors for operators.
+SERVICE_ROLES_SQL = "deploy/launcher/stackmesh_launcher/service_roles.sql"
 
 
 async def open_pool(
@@ -50,6 +53,21 @@ def _migration_files(package: str) -> list[Traversable]:
     return sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
 
 
+async def _ensure_schema(conn: AsyncConnection, schema: str) -> None:
+    # A service role owns its schema but may not create one (even with IF NOT EXISTS, which
+    # checks the database privilege first): an admin creates it with the role.
+    cur = await conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+    if await cur.fetchone() is not None:
+        return
+    try:
+        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    except errors.InsufficientPrivilege:
+        raise ConfigError(
+            f"schema {schema!r} does not exist and this role may not create it; run "
+            f"{SERVICE_ROLES_SQL} as an admin for service {schema!r} first"
+        ) from None
+
+
 async def migrate(pool: AsyncConnectionPool, schema: str, package: str, prefix: str = "") -> list[str]:
     """Applies the `NNN_name.sql` files of `package` not yet applied to `schema`, in order,
     recorded as `prefix + file name` (the shared migrations every schema gets use "common/").
@@ -60,7 +78,7 @@ async def migrate(pool: AsyncConnectionPool, schema: str, package: str, prefix: 
     async with pool.connection() as conn:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"stackmesh.migrate.{schema}",))
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            await _ensure_schema(conn, schema)
             await conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {}.schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

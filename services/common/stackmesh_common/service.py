@@ -191,7 +191,7 @@ def _validate(spec: ServiceSpec, config: StackConfig) -> tuple[ServiceConfig, An
 async def build(spec: ServiceSpec, config: StackConfig, *, serving: bool = True) -> ServiceContext:
     """Opens everything the service runs on and runs its setup; on failure closes what opened."""
     service, settings, resources = _validate(spec, config)
-    pool = await open_pool(config.postgres, schema=spec.name)
+    pool = await open_pool(config.postgres_for(spec.name), schema=spec.name)
     ctx = ServiceContext(spec, config, service, settings, resources, pool, Peers(config), serving=serving)
     ctx.on_close(pool.close)
     ctx.on_close(ctx.peers.close)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-import nats
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
@@ -24,18 +24,57 @@ DEDUPE_HEADER = "Nats-Msg-Id"
 PUBLISH_TIMEOUT_S = 2.0
 # How long a cancel waits for the running worker to confirm it.
 CANCEL_CONFIRM_S = 1.0
+# How the NATS server words a refused login (nats-py reports it as a plain error).
+_AUTHORIZATION_VIOLATION = "authorization violation"
 
 
 async def connect(config: NatsConfig, name: str) -> NatsClient:
-    """Connects to NATS (reconnecting forever after), failing fast with the URL at start."""
+    """Connects to NATS with the configured user and password (reconnecting forever after).
+
+    A server that refuses the credentials fails the start at once: nats-py alone would retry
+    them forever.
+    """
     if not config.url:
         raise ConfigError("nats.url is not set (STACKMESH_NATS__URL)")
+    where = _without_credentials(config.url)
+    client = NatsClient()
+    connected = False
+
+    async def on_error(exc: Exception) -> None:
+        if not connected and _AUTHORIZATION_VIOLATION in str(exc).lower():
+            # Raised inside nats-py's first-connect loop, which it ends.
+            raise ConfigError(f"NATS at {where} refused {_credentials(config)} (nats.user, nats.password)")
+        log.warning("NATS: %s", exc)
+
     try:
-        return await nats.connect(
-            config.url, name=name, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        await client.connect(
+            config.url,
+            name=name,
+            user=config.user or None,
+            password=config.password or None,
+            error_cb=on_error,
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
         )
+    except ConfigError:
+        await client.close()
+        raise
     except Exception as exc:
-        raise ConfigError(f"cannot connect to NATS at {config.url}: {exc}") from exc
+        await client.close()
+        raise ConfigError(f"cannot connect to NATS at {where}: {exc}") from exc
+    connected = True
+    return client
+
+
+def _credentials(config: NatsConfig) -> str:
+    return f"the password of user {config.user!r}" if config.user else "a connection without credentials"
+
+
+def _without_credentials(url: str) -> str:
+    # Errors are logged: a password given in the URL (use nats.password instead) must not be.
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True)
