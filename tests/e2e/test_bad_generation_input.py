@@ -77,12 +77,14 @@ def test_thousands_of_tools_for_an_unknown_model_are_refused_before_any_tool_wor
     tools = [{"type": "function", "function": {"name": f"f{i}", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}} for i in range(5000)]
     with ThreadPoolExecutor(max_workers=1) as pool:
         hostile = pool.submit(post, stack, "/v1/chat/completions", json={"model": "no-such-model", "messages": USER, "tools": tools})
-        started = time.monotonic()
-        models = httpx.get(f"{stack.gateway_url}/v1/models", timeout=30)
-        unrelated_s = time.monotonic() - started
+        waits = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert httpx.get(f"{stack.gateway_url}/v1/models", timeout=30).status_code == 200
+            waits.append(time.monotonic() - started)
         refused = hostile.result()
     assert refused.status_code == 404 and error_of(refused)["param"] == "model"
-    assert models.status_code == 200 and unrelated_s < 0.5
+    assert sorted(waits)[2] < 0.1, waits
 
 
 def test_more_than_128_tools_is_400_naming_tools(stack):

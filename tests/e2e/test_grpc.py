@@ -81,3 +81,21 @@ def test_health_checking_and_reflection(inference_channel):
     replies = list(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5))
     names = {s.name for s in replies[0].list_services_response.service}
     assert {"stackmesh.inference.v1.InferenceService", "stackmesh.inference.v1.ModelsService", "grpc.health.v1.Health"} <= names
+
+
+def test_the_gateway_port_serves_the_contracts_over_grpc_and_nothing_internal(stack):
+    """gRPC on the public port is deliberate (SECURITY.md): polyglot callers reach exactly the
+    stackmesh.* services there, behind the same edge as REST; health checking and reflection
+    stay on each service's own port."""
+    address = stack.gateway_url.removeprefix("http://")
+    with grpc.insecure_channel(address) as channel:
+        models = pb_grpc.ModelsServiceStub(channel).ListModels(pb.ListModelsRequest(), timeout=10)
+        assert CHAT_MODEL in {m.id for m in models.data}
+        with pytest.raises(grpc.RpcError) as health:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert health.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.RpcError) as reflection:
+            list(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+            ))  # fmt: skip
+        assert reflection.value.code() == grpc.StatusCode.UNIMPLEMENTED
