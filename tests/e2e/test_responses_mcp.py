@@ -86,7 +86,7 @@ def test_the_sse_transport_and_the_authorization_header_reach_the_server(client)
 
 def test_approval_holds_the_call_until_the_caller_approves_it(client, mcp_server):
     tools = [mcp_tool(mcp_server.url, allowed_tools=["get_weather"], require_approval="always")]
-    asked = ask(client, tools)
+    asked = ask(client, tools, parallel_tool_calls=False)
     listing, request = asked.output
     assert listing.type == "mcp_list_tools" and request.type == "mcp_approval_request" and request.name == "get_weather"
     assert asked.status == "completed"
@@ -112,7 +112,7 @@ def test_approval_holds_the_call_until_the_caller_approves_it(client, mcp_server
 
 def test_a_declined_call_never_runs(client, mcp_server):
     tools = [mcp_tool(mcp_server.url, allowed_tools=["get_weather"], require_approval={"always": {"tool_names": ["get_weather"]}})]
-    asked = ask(client, tools)
+    asked = ask(client, tools, parallel_tool_calls=False)
     request = asked.output[-1]
     assert request.type == "mcp_approval_request"
     declined = client.responses.create(
@@ -134,7 +134,7 @@ def test_a_server_that_dies_after_listing_fails_the_call_not_the_response(client
     server = McpServerProcess()
     with server:
         tools = [mcp_tool(server.url, allowed_tools=["get_weather"], require_approval="always")]
-        asked = ask(client, tools)
+        asked = ask(client, tools, parallel_tool_calls=False)
     request = asked.output[-1]
     began = time.monotonic()
     response = client.responses.create(
