@@ -15,14 +15,13 @@ from typing import Any
 
 from stackmesh_common.errors import InvalidArgument, StackmeshError
 from stackmesh_agents.items import Item
+from stackmesh_agents.tool_groups import VECTOR_STORE_KEYS
 
 Json = dict[str, Any]
 
 # What Llama Stack calls builtin::rag's one tool; the loop's file_search stands in for it.
 KNOWLEDGE_SEARCH = "knowledge_search"
 RAG_GROUP_TOOLS = (KNOWLEDGE_SEARCH, "file_search")
-# Where a builtin::rag entry's args name its vector stores: Llama Stack's older key, then its newer one.
-VECTOR_STORE_KEYS = ("vector_db_ids", "vector_store_ids")
 # What an MCP tool group's ID may not hold of a Responses server_label.
 MCP_LABEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 

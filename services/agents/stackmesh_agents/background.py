@@ -64,12 +64,9 @@ class BackgroundResponses:
 
 async def open_background(ctx: ServiceContext, builder: TurnBuilder, loop: AgentLoop) -> BackgroundResponses:
     settings: Settings = ctx.settings
-    background = settings.background
-    kind = JobKind(KIND, ack_wait_s=background.ack_wait_s, max_deliver=background.max_deliver)
-    assert ctx.nats is not None
-    if not ctx.serving or background.in_process:
-        await ctx.start_worker(kind, BackgroundResponseHandler(builder, loop), background.concurrency)
-    return BackgroundResponses(JobQueue(ctx.nats, ctx.pool), kind, builder.responses)
+    kind = settings.background.kind(KIND)
+    queue = await ctx.job_queue(kind, settings.background, lambda: BackgroundResponseHandler(builder, loop))
+    return BackgroundResponses(queue, kind, builder.responses)
 
 
 class BackgroundResponseHandler:

@@ -194,23 +194,28 @@ def to_chat_messages(instructions: str | None, items: list[Item]) -> list[dict[s
             else:
                 messages.append({"role": role, "content": _user_content(item["content"])})
         elif kind == "function_call":
-            _add_call(messages, item["call_id"], item["name"], item["arguments"])
+            add_tool_call(messages, item["call_id"], item["name"], item["arguments"])
         elif kind == "function_call_output":
             output = item["output"]
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output if isinstance(output, str) else text_of(output)})
         elif kind == "mcp_call":
-            _add_call(messages, item["id"], item["name"], item["arguments"])
+            add_tool_call(messages, item["id"], item["name"], item["arguments"])
             messages.append({"role": "tool", "tool_call_id": item["id"], "content": mcp_call_result(item)})
         elif kind == "mcp_approval_response" and not item["approve"] and item["approval_request_id"] in requests:
             # An approved call shows as its mcp_call; a declined one only here.
             request = requests[item["approval_request_id"]]
-            _add_call(messages, request["id"], request["name"], request["arguments"])
+            add_tool_call(messages, request["id"], request["name"], request["arguments"])
             messages.append({"role": "tool", "tool_call_id": request["id"], "content": DECLINED})
     return messages
 
 
-def _add_call(messages: list[dict[str, Any]], call_id: str, name: str, arguments: str) -> None:
-    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+def chat_tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def add_tool_call(messages: list[dict[str, Any]], call_id: str, name: str, arguments: str) -> None:
+    """The call as the assistant's, joining the assistant message of calls just before it."""
+    call = chat_tool_call(call_id, name, arguments)
     last = messages[-1] if messages else None
     if last and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
         last["tool_calls"].append(call)

@@ -20,7 +20,7 @@ from stackmesh_common.peers import InferenceClient
 from stackmesh_common.protojson import from_json
 from stackmesh_agents.file_search import RESULTS_INCLUDE, FileSearch
 from stackmesh_agents.guardrails import Guardrails, Violation
-from stackmesh_agents.items import Item, mcp_call_result, new_id, to_chat_messages
+from stackmesh_agents.items import Item, chat_tool_call, new_id, to_chat_messages
 from stackmesh_agents.mcp import McpClient
 from stackmesh_agents.mcp_tools import McpRun
 from stackmesh_agents.settings import Settings
@@ -159,7 +159,8 @@ class AgentLoop:
             server_calls = [call for call in step.calls if call.item is None]
             if not server_calls:
                 break
-            messages.append({"role": "assistant", "content": step.text or None, "tool_calls": [_chat_call(c) for c in step.calls]})
+            requested_calls = [chat_tool_call(c.call_id, c.name, c.arguments or "{}") for c in step.calls]
+            messages.append({"role": "assistant", "content": step.text or None, "tool_calls": requested_calls})
             awaiting_approval = False
             for call in server_calls:
                 if turn.max_tool_calls is not None and tool_calls >= turn.max_tool_calls:
@@ -172,9 +173,8 @@ class AgentLoop:
                     awaiting_approval = True
                     continue
                 if call.name in mcp.bindings:
-                    async for event in mcp.call(call.name, call.arguments, output, events):
+                    async for event in mcp.call(call.name, call.call_id, call.arguments, output, messages, events):
                         yield event
-                    messages.append({"role": "tool", "tool_call_id": call.call_id, "content": mcp_call_result(output[-1])})
                 else:
                     async for event in self._file_search(turn, call, output, messages, citations, events):
                         yield event
@@ -248,10 +248,6 @@ def _mcp_choice(choice: Any, mcp: McpRun) -> Any:
         return {"type": "function", "function": {"name": name}} if name else "auto"
     # Any tool of the server: the closest chat completions has is "required".
     return "required" if any(spec.server.label == choice["server_label"] for spec, _ in mcp.bindings.values()) else "auto"
-
-
-def _chat_call(call: _Call) -> dict[str, Any]:
-    return {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments or "{}"}}
 
 
 class _Step:

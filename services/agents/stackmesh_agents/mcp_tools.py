@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from stackmesh_agents.items import Item, mcp_call_result, new_id
+from stackmesh_agents.items import Item, add_tool_call, mcp_call_result, new_id
 from stackmesh_agents.mcp import McpClient, McpError, McpTool
 from stackmesh_agents.tools import McpSpec
 
@@ -104,8 +104,12 @@ class McpRun:
             events("response.output_item.done", output_index=index, item=item),
         ]
 
-    async def call(self, chat_name: str, arguments: str, output: list[Item], events: Events, approval_request_id: str | None = None) -> AsyncIterator[Event]:
-        """Calls the tool as an mcp_call item; the item ends with its output or its error."""
+    async def call(
+        self, chat_name: str, call_id: str, arguments: str, output: list[Item], messages: list[dict[str, Any]], events: Events,
+        approval_request_id: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Calls the tool as an mcp_call item, which ends with its output or its error; the
+        model reads that as the answer to its call `call_id`."""
         spec, tool = self.bindings[chat_name]
         arguments = arguments or "{}"
         index = len(output)
@@ -136,6 +140,7 @@ class McpRun:
                     item["output"] = result.text
         failed = "error" in item
         item["status"] = "failed" if failed else "completed"
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": mcp_call_result(item)})
         yield events("response.mcp_call.failed" if failed else "response.mcp_call.completed", **where)
         yield events("response.output_item.done", output_index=index, item=item)
 
@@ -147,13 +152,10 @@ class McpRun:
                 continue
             request = requests[answer["approval_request_id"]]
             chat_name = self.chat_name(request["server_label"], request["name"])
-            messages.append({"role": "assistant", "content": None, "tool_calls": [
-                {"id": request["id"], "type": "function", "function": {"name": chat_name or request["name"], "arguments": request["arguments"]}}
-            ]})  # fmt: skip
+            add_tool_call(messages, request["id"], chat_name or request["name"], request["arguments"])
             if chat_name is None:
                 # Its server is no longer among the request's tools, or lists it no more.
                 messages.append({"role": "tool", "tool_call_id": request["id"], "content": f"Error: the tool {request['name']!r} is not available."})
                 continue
-            async for event in self.call(chat_name, request["arguments"], output, events, approval_request_id=request["id"]):
+            async for event in self.call(chat_name, request["id"], request["arguments"], output, messages, events, approval_request_id=request["id"]):
                 yield event
-            messages.append({"role": "tool", "tool_call_id": request["id"], "content": mcp_call_result(output[-1])})

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stackmesh_common.jobs import WorkerSettings
 
-class BackgroundSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-    # Run background responses inside the service process; off when they run in
-    # `python -m stackmesh_agents.worker` processes of their own.
-    in_process: bool = True
-    # Background responses one process runs at once.
-    concurrency: int = Field(default=4, ge=1, le=256)
-    # Seconds without a heartbeat before the response of a dead worker is run again.
-    ack_wait_s: float = Field(default=30.0, gt=0)
+class BackgroundSettings(WorkerSettings):
+    """Workers of background responses (`python -m stackmesh_agents.worker` out of process)."""
+
     # Runs of one response before it fails for good.
     max_deliver: int = Field(default=3, ge=1)
 

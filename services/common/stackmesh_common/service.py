@@ -130,6 +130,15 @@ class ServiceContext:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
+    async def job_queue(self, kind: jobs.JobKind, workers: jobs.WorkerSettings, handler: Callable[[], jobs.JobHandler]) -> jobs.JobQueue:
+        """The queue of one kind of job. Its workers run here in a worker process, and in the
+        service process too when `workers.in_process`; `handler` is built only then."""
+        if self.nats is None:
+            raise ConfigError(f"service {self.name!r} queues jobs but its spec does not set uses_nats")
+        if not self.serving or workers.in_process:
+            await self.start_worker(kind, handler(), workers.concurrency)
+        return jobs.JobQueue(self.nats, self.pool)
+
     async def start_worker(self, kind: jobs.JobKind, handler: jobs.JobHandler, concurrency: int) -> jobs.JobRunner:
         """Starts a job runner in this process; it stops (jobs handed back) at shutdown."""
         if self.nats is None:

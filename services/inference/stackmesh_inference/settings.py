@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stackmesh_common.jobs import WorkerSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BatchSettings(_Strict):
-    # Run batch workers inside the service process; off when they run as
-    # `python -m stackmesh_inference.worker` processes of their own.
-    in_process: bool = True
+class BatchSettings(WorkerSettings):
+    """Workers of batches (`python -m stackmesh_inference.worker` out of process)."""
+
     # Batches one worker process runs at once.
     concurrency: int = Field(default=2, ge=1, le=64)
     # Requests of one batch in flight at once (the llama.cpp provider serves 8 slots).
     requests_in_flight: int = Field(default=8, ge=1, le=256)
     # Deadline of each request a batch sends to the inference API.
     request_timeout_s: float = Field(default=300.0, gt=0)
-    # Seconds without a heartbeat before the batch of a dead worker is redelivered.
-    ack_wait_s: float = Field(default=30.0, gt=0)
     # Deliveries of a batch before it fails.
     max_deliver: int = Field(default=10, ge=1)
     # OpenAI's limits on one input file.

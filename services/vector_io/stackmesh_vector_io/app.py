@@ -9,13 +9,12 @@ from pathlib import Path
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as files_grpc
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh_common.config import ConfigError
-from stackmesh_common.jobs import JobQueue
 from stackmesh_common.service import ServiceContext, ServiceSpec
 from stackmesh_vector_io import providers
 from stackmesh_vector_io.embeddings import EmbeddingClient
 from stackmesh_vector_io.files import FileRepository
 from stackmesh_vector_io.files_servicer import FilesServicer
-from stackmesh_vector_io.ingestion import IngestionQueue, Ingestor, job_kind
+from stackmesh_vector_io.ingestion import KIND, IngestionQueue, Ingestor
 from stackmesh_vector_io.objects import LocalDirectoryStore
 from stackmesh_vector_io.providers.base import ProviderContext
 from stackmesh_vector_io.service import VectorIOService
@@ -60,14 +59,13 @@ async def setup(ctx: ServiceContext) -> None:
     files = FileRepository(ctx.pool, objects)
     stores = StoreRepository(ctx.pool)
     embedder = EmbeddingClient(ctx.peers.inference, settings.inference_timeout_s, settings.embedding_batch_size)
-    kind = job_kind(settings.ingestion)
-    assert ctx.nats is not None
-    if not ctx.serving or settings.ingestion.in_process:
-        ingestor = Ingestor(stores, files, objects, ctx.provider_impls, embedder, settings.ingestion)
-        await ctx.start_worker(kind, ingestor, settings.ingestion.concurrency)
+    kind = settings.ingestion.kind(KIND)
+    job_queue = await ctx.job_queue(
+        kind, settings.ingestion, lambda: Ingestor(stores, files, objects, ctx.provider_impls, embedder, settings.ingestion)
+    )
     if not ctx.serving:
         return
-    queue = IngestionQueue(JobQueue(ctx.nats, ctx.pool), kind)
+    queue = IngestionQueue(job_queue, kind)
     service = VectorIOService(settings, ctx.provider_impls, default_provider, stores, files, embedder, queue, draining=ctx.draining)
     ctx.background(sweep_expired_files(service), "expired-files")
     upload_limit = ctx.config.gateway.max_upload_bytes

@@ -32,10 +32,6 @@ KIND = "file_ingestion"
 SERVER_ERROR = "server_error"
 
 
-def job_kind(settings: IngestionSettings) -> JobKind:
-    return JobKind(KIND, ack_wait_s=settings.ack_wait_s, max_deliver=settings.max_deliver)
-
-
 class IngestionFailed(PermanentJobError):
     """Ingestion cannot succeed on a retry; `code` is OpenAI's last_error code."""
 

@@ -6,21 +6,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stackmesh_common.jobs import WorkerSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class IngestionSettings(_Strict):
+class IngestionSettings(WorkerSettings):
+    """Workers of file ingestion (`python -m stackmesh_vector_io.worker` out of process); a
+    file whose job fails for good (after `max_deliver`) is marked failed."""
+
     # Files ingested at once by one process (each holds a Postgres connection while it writes).
     concurrency: int = Field(default=4, ge=1, le=64)
-    # Run ingestion workers inside the service process; off when they run as
-    # `python -m stackmesh_vector_io.worker` processes of their own.
-    in_process: bool = True
-    # Seconds without a heartbeat before a job of a dead worker is redelivered.
-    ack_wait_s: float = Field(default=30.0, gt=0)
-    # Deliveries of a job before its file is marked failed.
-    max_deliver: int = Field(default=5, ge=1)
     # Limits per file; a file over one fails with a `last_error` naming it.
     # Bytes: a larger file is not read. PDF and HTML are parsed whole, so each file being
     # ingested may hold this much in memory; text formats are decoded as they are read.

@@ -14,6 +14,7 @@ Delivery is at least once: handlers must be idempotent.
 
 from stackmesh_common.jobs.queue import JobKind, JobQueue, connect, ensure_stream
 from stackmesh_common.jobs.runner import JobContext, JobHandler, JobRunner, PermanentJobError
+from stackmesh_common.jobs.settings import WorkerSettings
 from stackmesh_common.jobs.store import TERMINAL, JobRecord, JobStore
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "JobRunner",
     "JobStore",
     "PermanentJobError",
+    "WorkerSettings",
     "connect",
     "ensure_stream",
 ]

@@ -35,12 +35,10 @@ class Batches:
 async def open_batches(ctx: ServiceContext) -> Batches:
     settings: Settings = ctx.settings
     batch = settings.batches
-    kind = JobKind(KIND, ack_wait_s=batch.ack_wait_s, max_deliver=batch.max_deliver)
-    assert ctx.nats is not None
+    kind = batch.kind(KIND)
     repository = BatchRepository(ctx.pool)
-    if not ctx.serving or batch.in_process:
-        await ctx.start_worker(kind, BatchHandler(repository, ctx.peers, batch), batch.concurrency)
-    return Batches(repository, JobQueue(ctx.nats, ctx.pool), kind, ctx.peers.files)
+    queue = await ctx.job_queue(kind, batch, lambda: BatchHandler(repository, ctx.peers, batch))
+    return Batches(repository, queue, kind, ctx.peers.files)
 
 
 def batch_to_proto(batch: BatchRecord, counts: Counts | None) -> pb.Batch:
