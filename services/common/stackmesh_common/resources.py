@@ -90,6 +90,8 @@ class ResourceRegistry:
         self._list_unservable = list_unservable
         self._active: dict[str, Resource] = {}
         self._lock = asyncio.Lock()
+        self._miss_lock = asyncio.Lock()
+        # When the last read of the table began.
         self._refreshed_at = 0.0
 
     def provider(self, resource: Resource) -> Any:
@@ -158,8 +160,9 @@ class ResourceRegistry:
         """Picks up resources registered or removed through another replica."""
         if not force and time.monotonic() - self._refreshed_at < REFRESH_INTERVAL_S / 4:
             return
+        began = time.monotonic()
         stored = {r.id: r for r in await self._rows()}
-        self._refreshed_at = time.monotonic()
+        self._refreshed_at = began
         async with self._lock:
             for resource_id in list(self._active):
                 if resource_id not in stored:
@@ -167,6 +170,14 @@ class ResourceRegistry:
             for resource_id, resource in stored.items():
                 if resource_id not in self._active and (active := await self._try_activate(resource)) is not None:
                     self._active[resource_id] = active
+
+    async def _refresh_since(self, missed_at: float) -> None:
+        """Makes sure a read of the table began after a miss, so a name registered through
+        another replica (or a worker) just before is found. Concurrent misses share reads: at
+        most one runs at a time, and one that began after a miss answers for it."""
+        async with self._miss_lock:
+            if self._refreshed_at <= missed_at:
+                await self._refresh(force=True)
 
     def _lookup(self, name: str) -> Resource | None:
         if name in self._active:
@@ -181,9 +192,10 @@ class ResourceRegistry:
     async def get(self, name: str, param: str) -> Resource:
         if not name:
             raise InvalidArgument(f"`{param}` is required", param=param)
+        missed_at = time.monotonic()
         resource = self._lookup(name)
         if resource is None:
-            await self._refresh()
+            await self._refresh_since(missed_at)
             resource = self._lookup(name)
         if resource is None:
             noun = self.noun

@@ -15,10 +15,11 @@ Delivery is at least once: handlers must be idempotent.
 from stackmesh_common.jobs.queue import JobKind, JobQueue, connect, ensure_stream
 from stackmesh_common.jobs.runner import JobContext, JobHandler, JobRunner, PermanentJobError
 from stackmesh_common.jobs.settings import WorkerSettings
-from stackmesh_common.jobs.store import TERMINAL, JobRecord, JobStore
+from stackmesh_common.jobs.store import TERMINAL, JobChanges, JobRecord, JobStore
 
 __all__ = [
     "TERMINAL",
+    "JobChanges",
     "JobContext",
     "JobHandler",
     "JobKind",

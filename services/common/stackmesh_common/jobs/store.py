@@ -153,14 +153,25 @@ class JobStore:
         return _record(row)
 
     async def list(
-        self, kind: str, *, owner: str | None = None, after: str = "", limit: int | None = None, order: str = "desc"
+        self,
+        kind: str,
+        *,
+        owner: str | None = None,
+        metadata: dict[str, str] | None = None,
+        after: str = "",
+        limit: int | None = None,
+        order: str = "desc",
     ) -> Page[JobRecord]:
+        """A page of the kind's jobs; `metadata` keeps those whose metadata holds all its pairs."""
         limit, order = page_limit(limit, JOBS), sort_order(order)
         comparison = "<" if order == "desc" else ">"
         conditions, args = ["kind = %s"], [kind]
         if owner is not None:
             conditions.append("owner = %s")
             args.append(owner)
+        if metadata:
+            conditions.append("metadata @> %s")
+            args.append(Jsonb(metadata))
         async with self.pool.connection() as conn:
             if after:
                 cursor = await (await conn.execute("SELECT created_at, id FROM jobs WHERE id = %s AND kind = %s", (after, kind))).fetchone()
@@ -278,6 +289,44 @@ class JobStore:
         async for notice in conn.notifies(timeout=WATCH_POLL_S):
             if notice.payload == job_id:
                 return
+
+
+class JobChanges:
+    """Wakes a waiter as soon as a job whose id starts with `prefix` changes (LISTEN/NOTIFY):
+    a coordinator following its child jobs. Without a listening connection it polls."""
+
+    def __init__(self, pool: AsyncConnectionPool, prefix: str) -> None:
+        self.conninfo = pool.conninfo
+        self.prefix = prefix
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> JobChanges:
+        try:
+            self._conn = await AsyncConnection.connect(self.conninfo, autocommit=True)
+            await self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except Exception as exc:
+            log.warning("cannot listen for job changes, polling: %s", exc)
+            self._conn = None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Returns at the first change of a matching job, or after `timeout_s`."""
+        if self._conn is None:
+            await asyncio.sleep(timeout_s)
+            return
+        try:
+            async for notice in self._conn.notifies(timeout=timeout_s):
+                if notice.payload.startswith(self.prefix):
+                    return
+        except Exception as exc:
+            # The listening connection died (a Postgres restart): poll from now on.
+            log.warning("listening for job changes failed, polling: %s", exc)
+            await self._conn.close()
+            self._conn = None
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from stackmesh_common.call_context import ANONYMOUS, PRINCIPAL_HEADER, REQUEST_I
 from stackmesh_common.config import StackConfig
 from stackmesh_common.errors import DeadlineExceeded
 from stackmesh_common.server import MAX_MESSAGE_BYTES
+from stackmesh_common.peers.agents import AgentsClient
 from stackmesh_common.peers.files import FilesClient
 from stackmesh_common.peers.inference import InferenceClient
 from stackmesh_common.peers.safety import SafetyClient
@@ -96,6 +97,10 @@ class Peers:
     @cached_property
     def safety(self) -> SafetyClient:
         return SafetyClient(self.channel("safety"))
+
+    @cached_property
+    def agents(self) -> AgentsClient:
+        return AgentsClient(self.channel("agents"))
 
     async def close(self) -> None:
         for channel in self._channels.values():
