@@ -1,8 +1,9 @@
-"""The kinds of process a local stack runs: PostgreSQL, NATS, a gRPC service, the gateway."""
+"""The kinds of process a local stack runs: PostgreSQL, NATS, a gRPC service, its job workers, the gateway."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import os
 import pwd
@@ -34,6 +35,12 @@ from stackmesh_launcher.probes import Probe
 _POLL_S = 0.2
 # Each service's role and schema; compose and operators of a managed Postgres run it too.
 SERVICE_ROLES_SQL = resources.files("stackmesh_launcher") / "service_roles.sql"
+
+
+def label(name: str) -> str:
+    """A component name as the first column of progress and status lines; longer names
+    ("vector_io-worker-1") push the line right rather than run into the next column."""
+    return f"{name:<13} "
 
 
 class Component(ABC):
@@ -91,7 +98,7 @@ class Component(ABC):
         """Starts it again after a crash: the log keeps the crashed run's last lines, then a marker."""
         self.restarts += 1
         with open(self.log_path, "ab") as log:
-            log.write(f"--- stackmesh: restart {self.restarts} ---\n".encode())
+            log.write(f"{process.RESTART_MARKER} {self.restarts} ---\n".encode())
         self._spawn(env)
 
     def _spawn(self, env: dict[str, str]) -> None:
@@ -354,6 +361,42 @@ class GrpcService(Component):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", self.module, "--config", str(self.config_path)]
+
+
+class ServiceWorker(Component):
+    """One `python -m stackmesh_<service>.worker` process beside its service (`services.<service>.workers`),
+    running jobs of the service's queues; ready once its log says the worker started, as it serves no port."""
+
+    what = "job worker"
+    # It builds the service as the service does (migrations, providers), without the gRPC server.
+    ready_timeout_s = GrpcService.ready_timeout_s
+
+    def __init__(self, service: str, index: int, state_dir: Path, config_path: Path) -> None:
+        super().__init__(f"{service}-worker-{index}", state_dir)
+        self.service = service
+        self.package = f"stackmesh_{service}"
+        self.config_path = config_path
+
+    @property
+    def address(self) -> str:
+        return f"jobs of {self.service}"
+
+    @property
+    def probe(self) -> Probe:
+        return Probe("worker-log", str(self.log_path))
+
+    def preflight(self) -> None:
+        # Looked up without importing the package: the launcher runs no service code.
+        package = importlib.util.find_spec(self.package)
+        locations = list(package.submodule_search_locations or []) if package else []
+        if importlib.machinery.PathFinder.find_spec(f"{self.package}.worker", locations) is None:
+            raise StackStartError(
+                f"{self.name}: services.{self.service}.workers asks for job workers, but {self.package} has no "
+                f"worker module ({self.package}.worker); set services.{self.service}.workers to 0"
+            )
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"{self.package}.worker", "--config", str(self.config_path)]
 
 
 class Gateway(Component):

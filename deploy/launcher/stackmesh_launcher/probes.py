@@ -1,18 +1,26 @@
-"""Health probes shared by readiness waits and `stackmesh status`: gRPC health, HTTP, PostgreSQL."""
+"""Health probes shared by readiness waits and `stackmesh status`: gRPC health, HTTP, PostgreSQL,
+and a log line for processes that serve no port."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-ProbeKind = Literal["grpc", "http", "postgres"]
+from stackmesh_launcher import process
+
+ProbeKind = Literal["grpc", "http", "postgres", "worker-log"]
+# What `serve_worker` (stackmesh_common.service) logs once the service is built and its job
+# runners consume: a worker has no port to ask.
+WORKER_STARTED = "worker started"
 
 # One probe must answer quickly: readiness loops poll, and status checks every component.
 _TIMEOUT_S = 2.0
@@ -48,7 +56,23 @@ def _postgres_ok(url: str) -> bool:
     return True
 
 
-_CHECKS: dict[str, Callable[[str], bool]] = {"grpc": _grpc_serving, "http": _http_ok, "postgres": _postgres_ok}
+def _worker_started(log_path: str) -> bool:
+    for line in process.current_run(Path(log_path)).splitlines():
+        if WORKER_STARTED in line:
+            try:
+                if json.loads(line).get("msg") == WORKER_STARTED:
+                    return True
+            except (json.JSONDecodeError, AttributeError):
+                pass  # not a log record of the service kit
+    return False
+
+
+_CHECKS: dict[str, Callable[[str], bool]] = {
+    "grpc": _grpc_serving,
+    "http": _http_ok,
+    "postgres": _postgres_ok,
+    "worker-log": _worker_started,
+}
 
 
 @dataclass(frozen=True)

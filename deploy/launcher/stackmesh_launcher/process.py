@@ -33,6 +33,8 @@ os.execv(argv[0], argv)
 """
 
 LOG_TAIL_LINES = 30
+# Starts the line a restart appends to a component's log, before the new run's output.
+RESTART_MARKER = "--- stackmesh: restart"
 
 
 def spawn(
@@ -105,3 +107,13 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return "(no log)"
     tail = text.splitlines()[-lines:]
     return "\n".join(tail) if tail else "(log is empty)"
+
+
+def current_run(path: Path) -> str:
+    """The log's lines since the last restart marker: what the running process wrote."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    marker = text.rfind(RESTART_MARKER)
+    return text if marker < 0 else text[marker:].partition("\n")[2]

@@ -11,7 +11,7 @@ import yaml
 
 from stackmesh_common.config import ENV_PREFIX, StackConfig, load_config
 from stackmesh_launcher import state
-from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres
+from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres, ServiceWorker, label
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.ports import connect_host, find_conflicts, pick_free_port
 from stackmesh_launcher.private import write_private
@@ -40,7 +40,7 @@ def _child_env() -> dict[str, str]:
 
 class LocalStack:
     """A distribution run as child processes: Postgres and NATS (unless the config names external
-    ones), every configured service, then the gateway.
+    ones), every configured service each followed by its `workers` job-worker processes, then the gateway.
 
     `free_ports=True` gives every TCP port a free one (tests run side by side); otherwise the
     configured ports are used and a taken one fails `start()` before anything starts. Children
@@ -102,9 +102,11 @@ class LocalStack:
             data["gateway"]["admin_port"] = port(config.gateway.admin_port, config.gateway.host)
         resolved = StackConfig.model_validate(data)
 
-        components = infrastructure + [
-            GrpcService(name, service, self.state_dir, self.config_path) for name, service in resolved.services.items()
-        ]
+        components = [*infrastructure]
+        for name, service in resolved.services.items():
+            components.append(GrpcService(name, service, self.state_dir, self.config_path))
+            # After their service is ready (its migrations ran) and, stopping in reverse, stopped before it.
+            components += [ServiceWorker(name, i, self.state_dir, self.config_path) for i in range(1, service.workers + 1)]
         if gateway:
             components.append(Gateway(resolved.gateway, self.state_dir, self.config_path))
         return resolved, components
@@ -139,7 +141,7 @@ class LocalStack:
         line_open = False
         try:
             for component in self._components:
-                self._say(f"  {component.name:<14}{component.what:<24}{component.address:<34} ")
+                self._say(f"  {label(component.name)}{component.what:<24}{component.address:<34} ")
                 line_open = True
                 began = time.monotonic()
                 self._started.append(component)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
-from stackmesh_launcher.components import Component
+from stackmesh_launcher.components import Component, label
 
 
 class RestartPolicy(BaseModel):
@@ -143,7 +143,7 @@ class Supervisor:
         elif watched.restarted_at is not None:
             if component.probe.ok():
                 component.after_ready()
-                self._say(f"  {component.name:<14}restarted, ready in {time.monotonic() - watched.restarted_at:.1f} s\n")
+                self._say(f"  {label(component.name)}restarted, ready in {time.monotonic() - watched.restarted_at:.1f} s\n")
                 watched.restarted_at = None
             elif now - watched.restarted_at > component.ready_timeout_s:
                 self._crashed(watched, now, f"was not ready {component.ready_timeout_s:.0f} s after its restart")
@@ -158,13 +158,13 @@ class Supervisor:
             watched.crashes.popleft()
         crashes = len(watched.crashes)
         if crashes >= self._policy.max_crashes:
-            self._say(f"  {component.name:<14}{event}\n")
+            self._say(f"  {label(component.name)}{event}\n")
             window = f"{self._policy.crash_window_s:g} s"
             self._give_up(component.describe(f"is crash-looping ({crashes} crashes within {window}, the last: {event})"))
             return
         delay = self._policy.backoff_s(crashes)
         watched.restart_at = now + delay
-        self._say(f"  {component.name:<14}{event}, restarting in {delay:g} s (restart {component.restarts + 1})\n")
+        self._say(f"  {label(component.name)}{event}, restarting in {delay:g} s (restart {component.restarts + 1})\n")
 
     def _give_up(self, reason: str) -> None:
         self._halted = True

@@ -51,6 +51,10 @@ class ServiceConfig(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
     # Worker threads for blocking provider calls.
     max_workers: int = 8
+    # Job-worker processes (`python -m stackmesh_<name>.worker`) the local launcher runs beside
+    # the service; they share its job queues (its settings decide whether the service process
+    # runs jobs itself too).
+    workers: int = Field(default=0, ge=0, le=64)
     # The service's own login role, which owns its schema and nothing else (deploy/launcher/
     # stackmesh_launcher/service_roles.sql creates it). Empty: the service connects with
     # postgres.url. The local launcher sets it for its embedded PostgreSQL.
