@@ -277,3 +277,32 @@ class EvaluateResponse(_message.Message):
     generations: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
     scores: _containers.MessageMap[str, _scoring_pb2.ScoringResult]
     def __init__(self, generations: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., scores: _Optional[_Mapping[str, _scoring_pb2.ScoringResult]] = ...) -> None: ...
+
+class EvalRunJob(_message.Message):
+    __slots__ = ("benchmark_id", "benchmark_config", "row_count", "scoring")
+    class ScoringEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _scoring_pb2.ScoringFnParams
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_scoring_pb2.ScoringFnParams, _Mapping]] = ...) -> None: ...
+    BENCHMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    BENCHMARK_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
+    benchmark_id: str
+    benchmark_config: _benchmark_pb2.BenchmarkConfig
+    row_count: int
+    scoring: _containers.MessageMap[str, _scoring_pb2.ScoringFnParams]
+    def __init__(self, benchmark_id: _Optional[str] = ..., benchmark_config: _Optional[_Union[_benchmark_pb2.BenchmarkConfig, _Mapping]] = ..., row_count: _Optional[int] = ..., scoring: _Optional[_Mapping[str, _scoring_pb2.ScoringFnParams]] = ...) -> None: ...
+
+class EvalShardJob(_message.Message):
+    __slots__ = ("eval_job_id", "start_index", "stop_index")
+    EVAL_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    START_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STOP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    eval_job_id: str
+    start_index: int
+    stop_index: int
+    def __init__(self, eval_job_id: _Optional[str] = ..., start_index: _Optional[int] = ..., stop_index: _Optional[int] = ...) -> None: ...

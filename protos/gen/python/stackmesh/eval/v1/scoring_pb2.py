@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstackmesh/eval/v1/scoring.proto\x12\x11stackmesh.eval.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xd0\x01\n\x0fScoringFnParams\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x18\n\x0bjudge_model\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fprompt_template\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x13judge_score_regexes\x18\x04 \x03(\t\x12\x17\n\x0fparsing_regexes\x18\x05 \x03(\t\x12\x1d\n\x15\x61ggregation_functions\x18\x06 \x03(\tB\x0e\n\x0c_judge_modelB\x12\n\x10_prompt_template\"\x19\n\tParamType\x12\x0c\n\x04type\x18\x01 \x01(\t\"\xba\x02\n\tScoringFn\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12!\n\x14provider_resource_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x0bprovider_id\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x31\n\x0breturn_type\x18\x07 \x01(\x0b\x32\x1c.stackmesh.eval.v1.ParamType\x12\x32\n\x06params\x18\x08 \x01(\x0b\x32\".stackmesh.eval.v1.ScoringFnParamsB\x17\n\x15_provider_resource_idB\x0e\n\x0c_description\"q\n\rScoringResult\x12+\n\nscore_rows\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x12\x61ggregated_results\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Structb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstackmesh/eval/v1/scoring.proto\x12\x11stackmesh.eval.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x02\n\x0fScoringFnParams\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x18\n\x0bjudge_model\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fprompt_template\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x13judge_score_regexes\x18\x04 \x03(\t\x12\x17\n\x0fparsing_regexes\x18\x05 \x03(\t\x12\x1d\n\x15\x61ggregation_functions\x18\x06 \x03(\t\x12\x1f\n\x12judge_output_regex\x18\x07 \x01(\tH\x02\x88\x01\x01\x42\x0e\n\x0c_judge_modelB\x12\n\x10_prompt_templateB\x15\n\x13_judge_output_regex\"\x19\n\tParamType\x12\x0c\n\x04type\x18\x01 \x01(\t\"\xba\x02\n\tScoringFn\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12!\n\x14provider_resource_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x0bprovider_id\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x31\n\x0breturn_type\x18\x07 \x01(\x0b\x32\x1c.stackmesh.eval.v1.ParamType\x12\x32\n\x06params\x18\x08 \x01(\x0b\x32\".stackmesh.eval.v1.ScoringFnParamsB\x17\n\x15_provider_resource_idB\x0e\n\x0c_description\"q\n\rScoringResult\x12+\n\nscore_rows\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x12\x61ggregated_results\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Structb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stackmesh.eval.v1.scoring_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SCORINGFNPARAMS']._serialized_start=85
-  _globals['_SCORINGFNPARAMS']._serialized_end=293
-  _globals['_PARAMTYPE']._serialized_start=295
-  _globals['_PARAMTYPE']._serialized_end=320
-  _globals['_SCORINGFN']._serialized_start=323
-  _globals['_SCORINGFN']._serialized_end=637
-  _globals['_SCORINGRESULT']._serialized_start=639
-  _globals['_SCORINGRESULT']._serialized_end=752
+  _globals['_SCORINGFNPARAMS']._serialized_end=349
+  _globals['_PARAMTYPE']._serialized_start=351
+  _globals['_PARAMTYPE']._serialized_end=376
+  _globals['_SCORINGFN']._serialized_start=379
+  _globals['_SCORINGFN']._serialized_end=693
+  _globals['_SCORINGRESULT']._serialized_start=695
+  _globals['_SCORINGRESULT']._serialized_end=808
 # @@protoc_insertion_point(module_scope)

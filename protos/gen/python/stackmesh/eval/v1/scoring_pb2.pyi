@@ -8,20 +8,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ScoringFnParams(_message.Message):
-    __slots__ = ("type", "judge_model", "prompt_template", "judge_score_regexes", "parsing_regexes", "aggregation_functions")
+    __slots__ = ("type", "judge_model", "prompt_template", "judge_score_regexes", "parsing_regexes", "aggregation_functions", "judge_output_regex")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     JUDGE_MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     JUDGE_SCORE_REGEXES_FIELD_NUMBER: _ClassVar[int]
     PARSING_REGEXES_FIELD_NUMBER: _ClassVar[int]
     AGGREGATION_FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
+    JUDGE_OUTPUT_REGEX_FIELD_NUMBER: _ClassVar[int]
     type: str
     judge_model: str
     prompt_template: str
     judge_score_regexes: _containers.RepeatedScalarFieldContainer[str]
     parsing_regexes: _containers.RepeatedScalarFieldContainer[str]
     aggregation_functions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, type: _Optional[str] = ..., judge_model: _Optional[str] = ..., prompt_template: _Optional[str] = ..., judge_score_regexes: _Optional[_Iterable[str]] = ..., parsing_regexes: _Optional[_Iterable[str]] = ..., aggregation_functions: _Optional[_Iterable[str]] = ...) -> None: ...
+    judge_output_regex: str
+    def __init__(self, type: _Optional[str] = ..., judge_model: _Optional[str] = ..., prompt_template: _Optional[str] = ..., judge_score_regexes: _Optional[_Iterable[str]] = ..., parsing_regexes: _Optional[_Iterable[str]] = ..., aggregation_functions: _Optional[_Iterable[str]] = ..., judge_output_regex: _Optional[str] = ...) -> None: ...
 
 class ParamType(_message.Message):
     __slots__ = ("type",)
