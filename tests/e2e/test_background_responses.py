@@ -4,7 +4,6 @@ response another worker still completes."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from typing import Iterator
@@ -15,6 +14,7 @@ import pytest
 
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, start_local_stack
+from tests.support.watch import job_snapshots
 from tests.support.workers import WorkerProcess
 
 AGENTS_WORKER = "stackmesh_agents.worker"
@@ -39,15 +39,7 @@ def until_status(client: openai.OpenAI, response_id: str, status: str, timeout_s
 
 
 def watch(stack: LocalStack, response_id: str) -> list[dict]:
-    """The job snapshots of `GET /v1/responses/{id}:watch` until the job is over."""
-    snapshots = []
-    url = f"{stack.gateway_url}/v1/responses/{response_id}:watch"
-    with httpx.stream("GET", url, timeout=httpx.Timeout(10, read=180)) as response:
-        assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                snapshots.append(json.loads(line.removeprefix("data: ")))
-    return snapshots
+    return job_snapshots(f"{stack.gateway_url}/v1/responses/{response_id}:watch", read_timeout_s=180)
 
 
 def test_a_background_response_is_queued_then_completed_by_a_worker(client, stack):

@@ -1,4 +1,5 @@
-"""The `stackmesh` command: `up` (foreground supervisor or --detach), `status`, `down`."""
+"""The `stackmesh` command: `up` (foreground supervisor or --detach), `status`, `down`, and
+`eval` (a benchmark on a running stack)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from types import FrameType
 from pydantic import ValidationError
 
 from stackmesh_common.config import ConfigError, load_config
-from stackmesh_launcher import state
+from stackmesh_launcher import evaluate, state
+from stackmesh_launcher.components import label
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.stack import LocalStack, RestartPolicy
 
@@ -130,7 +132,7 @@ def status(args: argparse.Namespace) -> int:
         healthy = healthy and ok
         restarts = f"  restarted {component.restarts}x" if component.restarts else ""
         print(
-            f"  {component.name:<14}{'running' if alive else 'stopped':<9}pid {component.process.pid:<9}"
+            f"  {label(component.name)}{'running' if alive else 'stopped':<9}pid {component.process.pid:<9}"
             f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}{restarts}"
         )
     return 0 if healthy else 1
@@ -198,6 +200,7 @@ def _parser() -> argparse.ArgumentParser:
             "--state-dir", type=Path, default=_default_state_dir(), help="default: $STACKMESH_STATE_DIR or .stackmesh"
         )
         command.set_defaults(run=run)
+    evaluate.add_parser(commands)
     return parser
 
 
@@ -207,6 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     # ValidationError: a --max-crashes or --crash-window that is not positive.
-    except (ConfigError, StackStartError, ValidationError) as exc:
+    except (ConfigError, StackStartError, ValidationError, evaluate.EvalCommandError) as exc:
         print(f"stackmesh: {exc}", file=sys.stderr)
         return 1

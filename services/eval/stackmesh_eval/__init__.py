@@ -1,0 +1,1 @@
+"""The eval service: datasets, scoring, benchmarks and evaluation jobs."""
