@@ -110,12 +110,6 @@ def test_unknown_route_is_404(stack):
     assert "/v1/no-such-thing" in error_of(response)["message"]
 
 
-def test_api_not_in_distribution_is_501(stack):
-    response = httpx.get(f"{stack.gateway_url}/v1alpha/post-training/jobs", timeout=30)
-    assert response.status_code == 501
-    assert "post_training" in error_of(response)["message"]
-
-
 def test_register_model_with_unknown_provider_is_400(stack):
     response = post(stack, "/v1/models", json={"model_id": "m", "provider_id": "nope", "provider_model_id": "x"})
     assert response.status_code == 400

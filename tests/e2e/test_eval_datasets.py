@@ -440,7 +440,7 @@ def test_an_unknown_purpose_is_refused(api):
     dataset_id = new_id()
     error = refused(register(api, "eval/nope", {"type": "rows", "rows": qa_rows(1)}, dataset_id))
     assert error["param"] == "purpose"
-    assert error["message"] == "unknown purpose 'eval/nope'; purposes are eval/question-answer, eval/messages-answer, post-training/messages"
+    assert error["message"] == "unknown purpose 'eval/nope'; purposes are eval/question-answer, eval/messages-answer, post-training/messages, post-training/preference"
     assert_not_registered(api, dataset_id)
 
 

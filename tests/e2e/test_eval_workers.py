@@ -1,5 +1,6 @@
 """An evaluation job survives its workers: two eval worker processes run by the launcher,
-SIGKILLed five times during a 200-row job; the job completes and every row is stored once."""
+SIGKILLed five times during a 200-row job; the job completes and every row is stored once.
+The same cut-down stack shows the gateway's 501 for an API the distribution lacks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import psycopg
 import pytest
 import yaml
@@ -21,6 +23,7 @@ from stackmesh.eval.v1 import eval_service_pb2_grpc as pb_grpc
 from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, LOCAL_DISTRIBUTION
+from tests.e2e.test_bad_input import error_of
 
 ROWS = 200
 KILLS = 5
@@ -47,7 +50,7 @@ def inference_and_eval(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def worker_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = LocalStack(inference_and_eval(tmp_path_factory.mktemp("dist")), state_dir=tmp_path_factory.mktemp("eval-workers"), gateway=False)
+    stack = LocalStack(inference_and_eval(tmp_path_factory.mktemp("dist")), state_dir=tmp_path_factory.mktemp("eval-workers"))
     stack.start()
     yield stack
     stack.stop()
@@ -117,3 +120,9 @@ def test_five_worker_kills_during_a_job_lose_no_row_and_store_none_twice(worker_
     assert redelivered >= 1  # the kills cut shards, which other deliveries finished
     restarts = {c.name: c.restarts for c in state.read(worker_stack.state_dir).components}
     assert restarts["eval-worker-1"] + restarts["eval-worker-2"] == KILLS
+
+
+def test_an_api_the_distribution_lacks_is_501_naming_it(worker_stack):
+    response = httpx.get(f"{worker_stack.gateway_url}/v1alpha/post-training/jobs", timeout=30)
+    assert response.status_code == 501
+    assert "post_training" in error_of(response)["message"]

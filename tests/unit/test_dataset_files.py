@@ -565,3 +565,16 @@ async def test_an_unreachable_host_cannot_be_fetched():
         port = sock.getsockname()[1]
     with pytest.raises(InvalidArgument, match=f"^cannot fetch `http://127.0.0.1:{port}/d.csv`: "):
         await fetch(f"http://127.0.0.1:{port}/d.csv", limits())
+
+
+def test_preference_rows_take_a_text_or_conversation_prompt_and_two_answers():
+    text = normalize_row("post-training/preference", 0, {"prompt": "Hi?", "chosen": "Hello.", "rejected": "Go away."}, where="rows")
+    assert text == {"prompt": "Hi?", "chosen": "Hello.", "rejected": "Go away."}
+    conversation = [{"role": "user", "content": "Hi?"}]
+    assert normalize_row("post-training/preference", 1, {"prompt": conversation, "chosen": "a", "rejected": "b"}, where="rows")["prompt"] == conversation
+    with pytest.raises(InvalidArgument) as caught:
+        normalize_row("post-training/preference", 2, {"prompt": "Hi?", "chosen": " ", "rejected": "b"}, where="rows")
+    assert (caught.value.param, caught.value.message) == ("rows[2].chosen", "row 2, column `chosen`: must be a non-empty string, got an empty string")
+    with pytest.raises(InvalidArgument) as caught:
+        normalize_row("post-training/preference", 3, {"prompt": "Hi?", "chosen": "a"}, where="rows")
+    assert caught.value.param == "rows[3].rejected"

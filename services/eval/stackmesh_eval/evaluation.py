@@ -94,6 +94,7 @@ class RowWriter:
         self.attempt = attempt
         self.written = 0
         self._pending: list[RowResult] = []
+        self._closing = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
     async def add(self, result: RowResult) -> None:
@@ -108,8 +109,11 @@ class RowWriter:
             self.written += len(batch)
 
     async def _flush_often(self) -> None:
-        while True:
-            await asyncio.sleep(self.FLUSH_INTERVAL_S)
+        # Stopped by an event, never cancelled: a cancel landing inside an insert could leave
+        # its connection (and the shard) hanging.
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.FLUSH_INTERVAL_S)
             await self.flush()
 
     async def __aenter__(self) -> RowWriter:
@@ -117,8 +121,6 @@ class RowWriter:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._flusher
-        # Rows done before a failure or a cancel are results too.
-        await self.flush()
+        # The last flush stores the rows done before a failure or a cancel too.
+        self._closing.set()
+        await self._flusher

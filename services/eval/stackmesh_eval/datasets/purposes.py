@@ -8,12 +8,15 @@ from typing import Any
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_eval.datasets.formats import json_kind
 
-PURPOSES = ("eval/question-answer", "eval/messages-answer", "post-training/messages")
+# Llama Stack's three, and ours for preference optimization (DPO): a prompt, the preferred
+# answer and the rejected one.
+PURPOSES = ("eval/question-answer", "eval/messages-answer", "post-training/messages", "post-training/preference")
 
 _COLUMNS = {
     "eval/question-answer": ("question", "answer"),
     "eval/messages-answer": ("messages", "answer"),
     "post-training/messages": ("messages",),
+    "post-training/preference": ("prompt", "chosen", "rejected"),
 }
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -52,6 +55,17 @@ def normalize_row(purpose: str, index: int, row: dict[str, Any], *, where: str) 
         if not question.strip():
             raise _Cell(where, index, "question").error("must be a non-empty string, got an empty string")
         _string(row, "answer", _Cell(where, index, "answer"), purpose)
+    elif purpose == "post-training/preference":
+        cell = _Cell(where, index, "prompt")
+        prompt = _required(row, "prompt", cell, purpose)
+        # A prompt is a user's text or a conversation.
+        if not isinstance(prompt, str):
+            out["prompt"] = _messages(prompt, cell)
+        elif not prompt.strip():
+            raise cell.error("must be a non-empty string or a list of messages, got an empty string")
+        for column in ("chosen", "rejected"):
+            if not _string(row, column, _Cell(where, index, column), purpose).strip():
+                raise _Cell(where, index, column).error("must be a non-empty string, got an empty string")
     else:
         cell = _Cell(where, index, "messages")
         out["messages"] = messages = _messages(_required(row, "messages", cell, purpose), cell)
