@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from stackmesh.inference.v1 import inference_service_pb2 as pb  # noqa: E402
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc  # noqa: E402
 from stackmesh_inference.providers.llama_cpp import Config  # noqa: E402
-from stackmesh_inference.providers.packaged import packaged_gguf  # noqa: E402
+from stackmesh_common.packaged_models import packaged_gguf  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 from bench.support import percentile  # noqa: E402
 

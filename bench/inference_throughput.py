@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from stackmesh_inference.providers.llama_cpp import Config  # noqa: E402
-from stackmesh_inference.providers.packaged import packaged_gguf  # noqa: E402
+from stackmesh_common.packaged_models import packaged_gguf  # noqa: E402
 from stackmesh_inference.providers.vllm import Config as VllmConfig  # noqa: E402
 from stackmesh_inference.providers.vllm import VllmProvider  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402

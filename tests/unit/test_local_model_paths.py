@@ -7,7 +7,7 @@ import pytest
 
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_inference.providers.local_models import local_model_path
-from stackmesh_inference.providers.packaged import packaged_gguf
+from stackmesh_common.packaged_models import packaged_gguf
 
 
 def resolve(name: str, roots: list[str], mapped: dict[str, str] | None = None):

@@ -37,6 +37,8 @@ SPEC = ServiceSpec(
     providers=providers.registry,
     settings=Settings,
     resources={"models": ModelResource},
+    # Providers resolve relative paths (model roots) under the stack's state dir.
+    provider_context=lambda ctx: ctx.config.state_dir.resolve(),
     uses_nats=True,
     workers_load_providers=False,
 )

@@ -12,6 +12,7 @@ from stackmesh_common.config import StackConfig
 from stackmesh_common.errors import DeadlineExceeded
 from stackmesh_common.server import MAX_MESSAGE_BYTES
 from stackmesh_common.peers.agents import AgentsClient
+from stackmesh_common.peers.eval import EvalClient
 from stackmesh_common.peers.files import FilesClient
 from stackmesh_common.peers.inference import InferenceClient
 from stackmesh_common.peers.safety import SafetyClient
@@ -101,6 +102,10 @@ class Peers:
     @cached_property
     def agents(self) -> AgentsClient:
         return AgentsClient(self.channel("agents"))
+
+    @cached_property
+    def eval(self) -> EvalClient:
+        return EvalClient(self.channel("eval"))
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -76,3 +76,9 @@ class InferenceClient:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise peer_error(exc, PEER, f"looking up model `{model}`", refused_as=refused_as, param=param) from None
+
+    async def register_model(self, request: pb.RegisterModelRequest, *, timeout_s: float) -> model_pb2.Model:
+        try:
+            return await self._models.RegisterModel(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise peer_error(exc, PEER, f"registering model `{request.model_id}`") from None

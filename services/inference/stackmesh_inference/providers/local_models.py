@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stackmesh_common.errors import InvalidArgument
-from stackmesh_inference.providers.packaged import GGUF_CATALOG, packaged_gguf
+from stackmesh_common.packaged_models import GGUF_CATALOG, packaged_gguf
 
 
 def local_model_path(

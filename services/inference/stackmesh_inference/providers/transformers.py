@@ -40,7 +40,8 @@ class Config(BaseModel):
     # Extra model names -> model directories or .gguf files, beside the packaged catalog.
     models: dict[str, str] = Field(default_factory=dict)
     # Directories whose checkpoints and .gguf files a registration may name by path; none
-    # by default, so a caller cannot make the service read arbitrary files.
+    # by default, so a caller cannot make the service read arbitrary files. A relative one is
+    # under the stack's state dir (where the post_training service exports its models).
     model_roots: list[str] = Field(default_factory=list)
 
 
@@ -284,5 +285,7 @@ async def _assemble(chunks: AsyncIterator[dict[str, Any]], chat: bool) -> dict[s
     return {"id": first["id"], "object": kind, "created": first["created"], "model": first["model"], "choices": [choice], "usage": usage}
 
 
-async def create(config: Config, context: Any) -> TransformersProvider:
-    return TransformersProvider(config)
+async def create(config: Config, context: Path) -> TransformersProvider:
+    """`context` is the stack's state dir."""
+    roots = [root if Path(root).is_absolute() else str(context / root) for root in config.model_roots]
+    return TransformersProvider(config.model_copy(update={"model_roots": roots}))

@@ -1,4 +1,5 @@
-"""Model files shipped inside installed wheels, by the names providers accept for them."""
+"""Model files shipped inside installed wheels, by the names providers accept for them (the
+inference service serves them; post-training fine-tunes them)."""
 
 from __future__ import annotations
 
