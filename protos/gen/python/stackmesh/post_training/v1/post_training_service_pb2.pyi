@@ -78,3 +78,15 @@ class WatchJobRequest(_message.Message):
     JOB_UUID_FIELD_NUMBER: _ClassVar[int]
     job_uuid: str
     def __init__(self, job_uuid: _Optional[str] = ...) -> None: ...
+
+class PostTrainingRunJob(_message.Message):
+    __slots__ = ("supervised_fine_tune", "preference_optimize", "base_model", "base_path")
+    SUPERVISED_FINE_TUNE_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCE_OPTIMIZE_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    BASE_PATH_FIELD_NUMBER: _ClassVar[int]
+    supervised_fine_tune: SupervisedFineTuneRequest
+    preference_optimize: PreferenceOptimizeRequest
+    base_model: str
+    base_path: str
+    def __init__(self, supervised_fine_tune: _Optional[_Union[SupervisedFineTuneRequest, _Mapping]] = ..., preference_optimize: _Optional[_Union[PreferenceOptimizeRequest, _Mapping]] = ..., base_model: _Optional[str] = ..., base_path: _Optional[str] = ...) -> None: ...

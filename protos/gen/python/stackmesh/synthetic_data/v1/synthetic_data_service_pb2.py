@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from stackmesh.common.v1 import job_pb2 as stackmesh_dot_common_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n8stackmesh/synthetic_data/v1/synthetic_data_service.proto\x12\x1bstackmesh.synthetic_data.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dstackmesh/common/v1/job.proto\"t\n\x0fGenerateRequest\x12\'\n\x07\x64ialogs\x18\x01 \x03(\x0b\x32\x16.google.protobuf.Value\x12\x1a\n\x12\x66iltering_function\x18\x02 \x01(\t\x12\x12\n\x05model\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x08\n\x06_model\"9\n\x10GenerateResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.stackmesh.common.v1.Job\"W\n\x19ListGenerationJobsRequest\x12\x12\n\x05\x61\x66ter\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05limit\x18\x02 \x01(\x05H\x01\x88\x01\x01\x42\x08\n\x06_afterB\x08\n\x06_limit\"V\n\x1aListGenerationJobsResponse\x12&\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x18.stackmesh.common.v1.Job\x12\x10\n\x08has_more\x18\x02 \x01(\x08\")\n\x17GetGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x1a\x43\x61ncelGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"+\n\x19WatchGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x1aGetGenerationResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x7f\n\x1fSyntheticDataGenerationResponse\x12/\n\x0esynthetic_data\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x12+\n\nstatistics\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct2\xa3\x08\n\x1eSyntheticDataGenerationService\x12\x9a\x01\n\x08Generate\x12,.stackmesh.synthetic_data.v1.GenerateRequest\x1a-.stackmesh.synthetic_data.v1.GenerateResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/synthetic-data-generation/generate:\x01*\x12\xb1\x01\n\x12ListGenerationJobs\x12\x36.stackmesh.synthetic_data.v1.ListGenerationJobsRequest\x1a\x37.stackmesh.synthetic_data.v1.ListGenerationJobsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/synthetic-data-generation/jobs\x12\x97\x01\n\x10GetGenerationJob\x12\x34.stackmesh.synthetic_data.v1.GetGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\"3\x82\xd3\xe4\x93\x02-\x12+/v1/synthetic-data-generation/jobs/{job_id}\x12\xa4\x01\n\x13\x43\x61ncelGenerationJob\x12\x37.stackmesh.synthetic_data.v1.CancelGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\":\x82\xd3\xe4\x93\x02\x34\"2/v1/synthetic-data-generation/jobs/{job_id}/cancel\x12\xa3\x01\n\x12WatchGenerationJob\x12\x36.stackmesh.synthetic_data.v1.WatchGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/synthetic-data-generation/jobs/{job_id}:watch0\x01\x12\xc8\x01\n\x13GetGenerationResult\x12\x37.stackmesh.synthetic_data.v1.GetGenerationResultRequest\x1a<.stackmesh.synthetic_data.v1.SyntheticDataGenerationResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/v1/synthetic-data-generation/jobs/{job_id}/resultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n8stackmesh/synthetic_data/v1/synthetic_data_service.proto\x12\x1bstackmesh.synthetic_data.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dstackmesh/common/v1/job.proto\"\xe5\x03\n\x0fGenerateRequest\x12\'\n\x07\x64ialogs\x18\x01 \x03(\x0b\x32\x16.google.protobuf.Value\x12\x1a\n\x12\x66iltering_function\x18\x02 \x01(\t\x12\x12\n\x05model\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0enum_candidates\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0btemperature\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x1d\n\x10scoring_function\x18\x07 \x01(\tH\x04\x88\x01\x01\x12/\n\x0escoring_params\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05top_k\x18\t \x01(\x05H\x05\x88\x01\x01\x12\x12\n\x05top_p\x18\n \x01(\x01H\x06\x88\x01\x01\x12\x16\n\tthreshold\x18\x0b \x01(\x01H\x07\x88\x01\x01\x12\x17\n\ndataset_id\x18\x0c \x01(\tH\x08\x88\x01\x01\x42\x08\n\x06_modelB\x11\n\x0f_num_candidatesB\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x13\n\x11_scoring_functionB\x08\n\x06_top_kB\x08\n\x06_top_pB\x0c\n\n_thresholdB\r\n\x0b_dataset_id\"9\n\x10GenerateResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.stackmesh.common.v1.Job\"W\n\x19ListGenerationJobsRequest\x12\x12\n\x05\x61\x66ter\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05limit\x18\x02 \x01(\x05H\x01\x88\x01\x01\x42\x08\n\x06_afterB\x08\n\x06_limit\"V\n\x1aListGenerationJobsResponse\x12&\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x18.stackmesh.common.v1.Job\x12\x10\n\x08has_more\x18\x02 \x01(\x08\")\n\x17GetGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x1a\x43\x61ncelGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"+\n\x19WatchGenerationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x1aGetGenerationResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x7f\n\x1fSyntheticDataGenerationResponse\x12/\n\x0esynthetic_data\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\x12+\n\nstatistics\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct2\xa3\x08\n\x1eSyntheticDataGenerationService\x12\x9a\x01\n\x08Generate\x12,.stackmesh.synthetic_data.v1.GenerateRequest\x1a-.stackmesh.synthetic_data.v1.GenerateResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/synthetic-data-generation/generate:\x01*\x12\xb1\x01\n\x12ListGenerationJobs\x12\x36.stackmesh.synthetic_data.v1.ListGenerationJobsRequest\x1a\x37.stackmesh.synthetic_data.v1.ListGenerationJobsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/synthetic-data-generation/jobs\x12\x97\x01\n\x10GetGenerationJob\x12\x34.stackmesh.synthetic_data.v1.GetGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\"3\x82\xd3\xe4\x93\x02-\x12+/v1/synthetic-data-generation/jobs/{job_id}\x12\xa4\x01\n\x13\x43\x61ncelGenerationJob\x12\x37.stackmesh.synthetic_data.v1.CancelGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\":\x82\xd3\xe4\x93\x02\x34\"2/v1/synthetic-data-generation/jobs/{job_id}/cancel\x12\xa3\x01\n\x12WatchGenerationJob\x12\x36.stackmesh.synthetic_data.v1.WatchGenerationJobRequest\x1a\x18.stackmesh.common.v1.Job\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/synthetic-data-generation/jobs/{job_id}:watch0\x01\x12\xc8\x01\n\x13GetGenerationResult\x12\x37.stackmesh.synthetic_data.v1.GetGenerationResultRequest\x1a<.stackmesh.synthetic_data.v1.SyntheticDataGenerationResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/v1/synthetic-data-generation/jobs/{job_id}/resultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,24 +46,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYNTHETICDATAGENERATIONSERVICE'].methods_by_name['WatchGenerationJob']._serialized_options = b'\202\323\344\223\0023\0221/v1/synthetic-data-generation/jobs/{job_id}:watch'
   _globals['_SYNTHETICDATAGENERATIONSERVICE'].methods_by_name['GetGenerationResult']._loaded_options = None
   _globals['_SYNTHETICDATAGENERATIONSERVICE'].methods_by_name['GetGenerationResult']._serialized_options = b'\202\323\344\223\0024\0222/v1/synthetic-data-generation/jobs/{job_id}/result'
-  _globals['_GENERATEREQUEST']._serialized_start=180
-  _globals['_GENERATEREQUEST']._serialized_end=296
-  _globals['_GENERATERESPONSE']._serialized_start=298
-  _globals['_GENERATERESPONSE']._serialized_end=355
-  _globals['_LISTGENERATIONJOBSREQUEST']._serialized_start=357
-  _globals['_LISTGENERATIONJOBSREQUEST']._serialized_end=444
-  _globals['_LISTGENERATIONJOBSRESPONSE']._serialized_start=446
-  _globals['_LISTGENERATIONJOBSRESPONSE']._serialized_end=532
-  _globals['_GETGENERATIONJOBREQUEST']._serialized_start=534
-  _globals['_GETGENERATIONJOBREQUEST']._serialized_end=575
-  _globals['_CANCELGENERATIONJOBREQUEST']._serialized_start=577
-  _globals['_CANCELGENERATIONJOBREQUEST']._serialized_end=621
-  _globals['_WATCHGENERATIONJOBREQUEST']._serialized_start=623
-  _globals['_WATCHGENERATIONJOBREQUEST']._serialized_end=666
-  _globals['_GETGENERATIONRESULTREQUEST']._serialized_start=668
-  _globals['_GETGENERATIONRESULTREQUEST']._serialized_end=712
-  _globals['_SYNTHETICDATAGENERATIONRESPONSE']._serialized_start=714
-  _globals['_SYNTHETICDATAGENERATIONRESPONSE']._serialized_end=841
-  _globals['_SYNTHETICDATAGENERATIONSERVICE']._serialized_start=844
-  _globals['_SYNTHETICDATAGENERATIONSERVICE']._serialized_end=1903
+  _globals['_GENERATEREQUEST']._serialized_start=181
+  _globals['_GENERATEREQUEST']._serialized_end=666
+  _globals['_GENERATERESPONSE']._serialized_start=668
+  _globals['_GENERATERESPONSE']._serialized_end=725
+  _globals['_LISTGENERATIONJOBSREQUEST']._serialized_start=727
+  _globals['_LISTGENERATIONJOBSREQUEST']._serialized_end=814
+  _globals['_LISTGENERATIONJOBSRESPONSE']._serialized_start=816
+  _globals['_LISTGENERATIONJOBSRESPONSE']._serialized_end=902
+  _globals['_GETGENERATIONJOBREQUEST']._serialized_start=904
+  _globals['_GETGENERATIONJOBREQUEST']._serialized_end=945
+  _globals['_CANCELGENERATIONJOBREQUEST']._serialized_start=947
+  _globals['_CANCELGENERATIONJOBREQUEST']._serialized_end=991
+  _globals['_WATCHGENERATIONJOBREQUEST']._serialized_start=993
+  _globals['_WATCHGENERATIONJOBREQUEST']._serialized_end=1036
+  _globals['_GETGENERATIONRESULTREQUEST']._serialized_start=1038
+  _globals['_GETGENERATIONRESULTREQUEST']._serialized_end=1082
+  _globals['_SYNTHETICDATAGENERATIONRESPONSE']._serialized_start=1084
+  _globals['_SYNTHETICDATAGENERATIONRESPONSE']._serialized_end=1211
+  _globals['_SYNTHETICDATAGENERATIONSERVICE']._serialized_start=1214
+  _globals['_SYNTHETICDATAGENERATIONSERVICE']._serialized_end=2273
 # @@protoc_insertion_point(module_scope)

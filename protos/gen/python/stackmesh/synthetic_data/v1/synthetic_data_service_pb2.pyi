@@ -10,14 +10,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("dialogs", "filtering_function", "model")
+    __slots__ = ("dialogs", "filtering_function", "model", "num_candidates", "max_tokens", "temperature", "scoring_function", "scoring_params", "top_k", "top_p", "threshold", "dataset_id")
     DIALOGS_FIELD_NUMBER: _ClassVar[int]
     FILTERING_FUNCTION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    NUM_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    SCORING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     dialogs: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
     filtering_function: str
     model: str
-    def __init__(self, dialogs: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., filtering_function: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    num_candidates: int
+    max_tokens: int
+    temperature: float
+    scoring_function: str
+    scoring_params: _struct_pb2.Struct
+    top_k: int
+    top_p: float
+    threshold: float
+    dataset_id: str
+    def __init__(self, dialogs: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., filtering_function: _Optional[str] = ..., model: _Optional[str] = ..., num_candidates: _Optional[int] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., scoring_function: _Optional[str] = ..., scoring_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., threshold: _Optional[float] = ..., dataset_id: _Optional[str] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
     __slots__ = ("job",)
