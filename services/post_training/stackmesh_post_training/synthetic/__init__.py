@@ -1,0 +1,1 @@
+"""Synthetic data generation: seed dialogs → sampled answers → scores → filter → a dataset."""
