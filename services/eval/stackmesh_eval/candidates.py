@@ -15,7 +15,7 @@ from stackmesh.agents.v1 import agents_service_pb2 as agents_pb
 from stackmesh.common.v1 import chat_pb2
 from stackmesh.eval.v1 import benchmark_pb2
 from stackmesh.inference.v1 import inference_service_pb2 as inference_pb
-from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument
 from stackmesh_common.peers import Peers
 from stackmesh_common.protojson import plain
 
@@ -86,8 +86,7 @@ class ModelCandidate:
         model = self.candidate.model if self.candidate.HasField("model") else ""
         if not model:
             raise InvalidArgument("`benchmark_config.eval_candidate.model` is required for a model candidate", param="benchmark_config.eval_candidate.model")
-        if await self.peers.inference.get_model(model, timeout_s=self.timeout_s) is None:
-            raise NotFound(f"The model `{model}` does not exist in the inference service", param="benchmark_config.eval_candidate.model", reason="model_not_found")
+        await self.peers.inference.require_model(model, timeout_s=self.timeout_s, param="benchmark_config.eval_candidate.model")
         self._request([])  # sampling params are checked once, not on every row
 
     def _request(self, messages: list[dict[str, Any]]) -> inference_pb.CreateChatCompletionRequest:
@@ -156,8 +155,7 @@ class AgentCandidate:
         config = self._config()
         if not config.model:
             raise InvalidArgument("the agent config needs a `model`", param="benchmark_config.eval_candidate.config.model")
-        if await self.peers.inference.get_model(config.model, timeout_s=self.timeout_s) is None:
-            raise NotFound(f"The model `{config.model}` does not exist in the inference service", param="benchmark_config.eval_candidate.config.model", reason="model_not_found")
+        await self.peers.inference.require_model(config.model, timeout_s=self.timeout_s, param="benchmark_config.eval_candidate.config.model")
 
     async def _agent(self) -> str:
         async with self._lock:

@@ -247,10 +247,7 @@ class Evaluations:
 
     async def result(self, benchmark_id: str, job_id: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         record = await self.get(benchmark_id, job_id)
-        if record.state != "completed":
-            raise FailedPrecondition(
-                f"job `{job_id}` is {record.state}; its result is available once it has completed", param="job_id", reason="job_not_completed"
-            )
+        record.require_completed()
         results = await self.rows.all(job_id)
         aggregated = (record.result or {}).get("aggregated_results", {})
         scores = {

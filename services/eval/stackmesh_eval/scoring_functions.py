@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.errors import InvalidArgument, NotFound
+from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.peers import InferenceClient
 from stackmesh_common.resources import Resource, ResourceRegistry
 from stackmesh_eval.datasets.catalog import check_id
@@ -107,5 +107,4 @@ class ScoringFunctions:
         await self.registry.unregister(fn_id, "scoring_fn_id")
 
     async def check_judge(self, model: str, param: str) -> None:
-        if await self.inference.get_model(model, timeout_s=self.timeout_s) is None:
-            raise NotFound(f"The judge model `{model}` does not exist in the inference service", param=param, reason="model_not_found")
+        await self.inference.require_model(model, timeout_s=self.timeout_s, param=param, noun="judge model")

@@ -47,7 +47,7 @@ def results_proto(results: dict[str, dict[str, Any]]) -> dict[str, scoring_pb2.S
 
 
 def requested_functions(struct: Any) -> dict[str, Any]:
-    return {fn_id: params for fn_id, params in whole_numbers(plain(struct)).items()}
+    return whole_numbers(plain(struct))
 
 
 class ScoringFunctionsServicer(pb_grpc.ScoringFunctionsServiceServicer):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackmesh_common.errors import FailedPrecondition, NotFound
+from stackmesh_common.errors import FailedPrecondition
 from stackmesh_common.packaged_models import GGUF_CATALOG, packaged_gguf
 from stackmesh_common.peers import InferenceClient
 
@@ -19,9 +19,7 @@ class BaseModels:
         self.timeout_s = timeout_s
 
     async def weights(self, model_id: str, param: str) -> Path:
-        model = await self.inference.get_model(model_id, timeout_s=self.timeout_s) if model_id else None
-        if model is None:
-            raise NotFound(f"The model `{model_id}` does not exist in the inference service", param=param, reason="model_not_found")
+        model = await self.inference.require_model(model_id, timeout_s=self.timeout_s, param=param)
         if model.model_type != "llm":
             raise FailedPrecondition(f"`{model_id}` is an {model.model_type} model; fine-tuning takes an llm", param=param)
         for name in (model.id, model_id, *model.aliases):

@@ -132,11 +132,13 @@ def dpo_spec(config: types_pb.DPOAlignmentConfig) -> DpoSpec:
 
 
 def job_specs(payload: pb.PostTrainingRunJob, limits: Limits) -> tuple[TrainingSpec, DpoSpec | None]:
+    """The trainer's specs of a job: checked when it is submitted, built again by its worker."""
     if payload.HasField("preference_optimize"):
         request = payload.preference_optimize
         # DPO adapts the model with LoRA (the frozen base is its own reference model).
+        dpo = dpo_spec(request.algorithm_config)
         lora = types_pb.AlgorithmConfig(type="LoRA", rank=8, alpha=16)
-        return training_spec(request.training_config, lora, limits), dpo_spec(request.algorithm_config)
+        return training_spec(request.training_config, lora, limits), dpo
     request = payload.supervised_fine_tune
     return training_spec(request.training_config, request.algorithm_config, limits), None
 

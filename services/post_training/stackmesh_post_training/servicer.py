@@ -19,7 +19,7 @@ from stackmesh_common.jobs import JobKind, JobQueue, JobRecord
 from stackmesh_common.peers import Peers
 from stackmesh_post_training.base_models import BaseModels
 from stackmesh_post_training.jobs import KIND
-from stackmesh_post_training.requests import describe, dpo_spec, training_spec
+from stackmesh_post_training.requests import describe, job_specs
 from stackmesh_post_training.settings import Settings
 from stackmesh_post_training.store import StoredCheckpoint, TrainingStore
 
@@ -110,21 +110,20 @@ class PostTrainingServicer(pb_grpc.PostTrainingServiceServicer):
     async def SupervisedFineTune(self, request: pb.SupervisedFineTuneRequest, context: Any) -> types_pb.PostTrainingJob:
         if request.HasField("checkpoint_dir") and request.checkpoint_dir:
             raise InvalidArgument("`checkpoint_dir` is chosen by the server (services.post_training.settings.data_dir); leave it out", param="checkpoint_dir")
-        training_spec(request.training_config, request.algorithm_config, self.settings.limits)
         model = request.model if request.HasField("model") else ""
+        payload = pb.PostTrainingRunJob(supervised_fine_tune=request, base_model=model)
+        job_specs(payload, self.settings.limits)
         if not model:
             raise InvalidArgument("`model` is required: the id of a registered llm to fine-tune", param="model")
-        base = await self.base_models.weights(model, "model")
-        payload = pb.PostTrainingRunJob(supervised_fine_tune=request, base_model=model, base_path=str(base))
+        payload.base_path = str(await self.base_models.weights(model, "model"))
         return await self._submit(request.job_uuid, payload, request.training_config.data_config.dataset_id, "post-training/messages")
 
     async def PreferenceOptimize(self, request: pb.PreferenceOptimizeRequest, context: Any) -> types_pb.PostTrainingJob:
-        dpo_spec(request.algorithm_config)
-        training_spec(request.training_config, types_pb.AlgorithmConfig(type="LoRA", rank=8), self.settings.limits)
+        payload = pb.PostTrainingRunJob(preference_optimize=request, base_model=request.finetuned_model)
+        job_specs(payload, self.settings.limits)
         if not request.finetuned_model:
             raise InvalidArgument("`finetuned_model` is required: the id of a registered llm to optimize", param="finetuned_model")
-        base = await self.base_models.weights(request.finetuned_model, "finetuned_model")
-        payload = pb.PostTrainingRunJob(preference_optimize=request, base_model=request.finetuned_model, base_path=str(base))
+        payload.base_path = str(await self.base_models.weights(request.finetuned_model, "finetuned_model"))
         return await self._submit(request.job_uuid, payload, request.training_config.data_config.dataset_id, "post-training/preference")
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Any) -> pb.ListJobsResponse:

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh.common.v1 import job_pb2
-from stackmesh_common.errors import InvalidArgument, NotFound, StackmeshError
+from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound, StackmeshError
 from stackmesh_common.paging import JOBS, Page, page_limit, sort_order
 
 log = logging.getLogger("stackmesh.jobs")
@@ -71,6 +71,13 @@ class JobRecord:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+    def require_completed(self) -> None:
+        """Refuses reading the result of a job that has not completed (yet, or ever)."""
+        if self.state != "completed":
+            raise FailedPrecondition(
+                f"job `{self.id}` is {self.state}; its result is available once it has completed", param="job_id", reason="job_not_completed"
+            )
 
     def unpack(self, message_type: type[M]) -> M:
         envelope = any_pb2.Any.FromString(self.payload)

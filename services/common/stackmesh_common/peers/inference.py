@@ -9,7 +9,7 @@ import grpc
 from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh.inference.v1 import model_pb2
-from stackmesh_common.errors import StackmeshError
+from stackmesh_common.errors import NotFound, StackmeshError
 from stackmesh_common.peers.errors import peer_error
 
 PEER = "inference"
@@ -65,6 +65,14 @@ class InferenceClient:
             return await self._inference.CreateEmbeddings(request, timeout=timeout_s)
         except grpc.aio.AioRpcError as exc:
             raise peer_error(exc, PEER, f"embeddings of `{request.model}`", refused_as=refused_as, param=param) from None
+
+    async def require_model(self, model: str, *, timeout_s: float, param: str, noun: str = "model") -> model_pb2.Model:
+        """The registered model; a 404 naming it (as `noun`, e.g. "judge model") when the
+        inference service does not know it."""
+        found = await self.get_model(model, timeout_s=timeout_s) if model else None
+        if found is None:
+            raise NotFound(f"The {noun} `{model}` does not exist in the inference service", param=param, reason="model_not_found")
+        return found
 
     async def get_model(
         self, model: str, *, timeout_s: float, refused_as: type[StackmeshError] | None = None, param: str | None = None

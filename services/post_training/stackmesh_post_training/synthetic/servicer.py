@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 from stackmesh.common.v1 import job_pb2
 from stackmesh.synthetic_data.v1 import synthetic_data_service_pb2 as pb
 from stackmesh.synthetic_data.v1 import synthetic_data_service_pb2_grpc as pb_grpc
-from stackmesh_common.errors import AlreadyExists, FailedPrecondition, NotFound
+from stackmesh_common.errors import AlreadyExists, NotFound
 from stackmesh_common.jobs import JobKind, JobQueue, JobRecord
 from stackmesh_common.peers import Peers
 from stackmesh_post_training.settings import Settings
@@ -29,14 +29,11 @@ class SyntheticDataServicer(pb_grpc.SyntheticDataGenerationServiceServicer):
     async def _check_peers(self, spec: GenerationSpec, dataset_id: str | None) -> None:
         """What the inference and eval services would refuse, refused before a job is queued."""
         timeout_s = self.settings.peer_timeout_s
-        if await self.peers.inference.get_model(spec.model, timeout_s=timeout_s) is None:
-            raise NotFound(f"The model `{spec.model}` does not exist in the inference service", param="model", reason="model_not_found")
+        await self.peers.inference.require_model(spec.model, timeout_s=timeout_s, param="model")
         await self.peers.eval.scoring_function(spec.scoring_function, timeout_s=timeout_s, param="scoring_function")
         judge = (spec.scoring_params or {}).get("judge_model")
-        if isinstance(judge, str) and judge and await self.peers.inference.get_model(judge, timeout_s=timeout_s) is None:
-            raise NotFound(
-                f"The judge model `{judge}` does not exist in the inference service", param="scoring_params.judge_model", reason="model_not_found"
-            )
+        if isinstance(judge, str) and judge:
+            await self.peers.inference.require_model(judge, timeout_s=timeout_s, param="scoring_params.judge_model", noun="judge model")
         if dataset_id is not None:
             try:
                 await self.peers.eval.dataset(dataset_id, timeout_s=timeout_s, param="dataset_id")
@@ -80,10 +77,7 @@ class SyntheticDataServicer(pb_grpc.SyntheticDataGenerationServiceServicer):
 
     async def GetGenerationResult(self, request: pb.GetGenerationResultRequest, context: Any) -> pb.SyntheticDataGenerationResponse:
         record = await self._job(request.job_id)
-        if record.state != "completed":
-            raise FailedPrecondition(
-                f"job `{record.id}` is {record.state}; its result is available once it has completed", param="job_id", reason="job_not_completed"
-            )
+        record.require_completed()
         payload = record.unpack(pb.GenerateRequest)
         spec = generation_spec(payload, self.settings.limits.max_dialogs)
         result = outcome(record.id, spec, payload.dataset_id, await self.store.dialogs(record.id))
