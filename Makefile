@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 INSTALLED := $(VENV)/.installed
 DESCRIPTOR := build/stackmesh.binpb
-PACKAGES := protos/gen/python services/common services/inference services/safety services/vector_io services/agents services/eval services/post_training gateway deploy/launcher
+PACKAGES := protos/gen/python services/common services/inference services/safety services/vector_io services/agents services/eval services/post_training services/auth gateway deploy/launcher
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: up down status test install codegen lint-protos protos-bundle protos-release compose-validator bench clean

@@ -76,11 +76,12 @@ async def requests_per_second(call, concurrency: int, seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-def wrk_requests_per_second(url: str, seconds: float) -> float:
+def wrk_requests_per_second(url: str, seconds: float, headers: dict[str, str] | None = None) -> float:
     wrk = shutil.which("wrk")
     if wrk is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
-    out = subprocess.run([wrk, "-t1", "-c32", f"-d{seconds:g}s", url], capture_output=True, text=True, check=True).stdout
+    header_args = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    out = subprocess.run([wrk, "-t1", "-c32", f"-d{seconds:g}s", *header_args, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         sys.exit(f"wrk saw errors:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))

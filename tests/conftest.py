@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from stackmesh_launcher.stack import LocalStack
+from tests.support.auth import AuthGateway, start_auth_gateway
+from tests.support.jwt_issuer import JwtIssuer
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_DISTRIBUTION = REPO / "deploy" / "distributions" / "local.yaml"
@@ -67,13 +69,16 @@ def start_openai_server(*args: str) -> OpenAIServer:
     return server
 
 
-def contract_distribution(directory: Path) -> Path:
-    """local.yaml plus the test-only providers and models of tests/distributions/contract.yaml."""
+def contract_distribution(directory: Path, jwt_issuer: JwtIssuer | None = None) -> Path:
+    """local.yaml plus the test-only providers and models of tests/distributions/contract.yaml
+    (and, given an issuer, its tokens trusted by the auth service)."""
     data = yaml.safe_load(LOCAL_DISTRIBUTION.read_text())
     extra = yaml.safe_load(CONTRACT_PROVIDERS.read_text())
     inference = data["services"]["inference"]
     inference["providers"] += extra["providers"]
     inference["resources"]["models"] += extra["models"]
+    if jwt_issuer is not None:
+        data["auth"]["jwt"] = jwt_issuer.config(jwt_issuer.write_jwks(directory / "jwks.json"))
     path = directory / "contract.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -87,12 +92,26 @@ def openai_server() -> Iterator[OpenAIServer]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, openai_server: OpenAIServer) -> Iterator[LocalStack]:
+def jwt_issuer() -> JwtIssuer:
+    return JwtIssuer()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, openai_server: OpenAIServer, jwt_issuer: JwtIssuer) -> Iterator[LocalStack]:
     # The contract distribution's remote providers read the stand-in's address from here.
     os.environ["STACKMESH_TEST_OPENAI_URL"] = openai_server.url
-    stack = start_local_stack(tmp_path_factory.mktemp("stack"), contract_distribution(tmp_path_factory.mktemp("distribution")))
+    distribution = contract_distribution(tmp_path_factory.mktemp("distribution"), jwt_issuer)
+    stack = start_local_stack(tmp_path_factory.mktemp("stack"), distribution)
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_gateway(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthGateway]:
+    """The session stack behind a second gateway with auth on (API keys and the issuer's JWTs)."""
+    gateway = start_auth_gateway(stack, tmp_path_factory.mktemp("auth-gateway"))
+    yield gateway
+    gateway.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import httpx
 import psycopg
 
 from tests.conftest import CHAT_MODEL
+from tests.support.auth import create_key
 from tests.e2e.test_bad_input import error_of
 
 
@@ -20,18 +21,16 @@ def rows(stack, kind: str, ids: list[str]) -> dict[str, tuple[str, str]]:
     return {row[0]: (row[1], row[2]) for row in found}
 
 
-def test_a_registered_resource_records_its_owner_and_seeded_ones_their_source(stack):
+def test_a_registered_resource_records_its_owner_and_seeded_ones_their_source(stack, auth_gateway):
+    headers = {"authorization": f"Bearer {create_key(stack, 'team-a', roles=['admin'])}"}
     created = httpx.post(
-        f"{stack.gateway_url}/v1/shields",
-        json={"shield_id": "owned-pii", "provider_id": "pii"},
-        headers={"x-stackmesh-principal": "team-a"},
-        timeout=30,
+        f"{auth_gateway.url}/v1/shields", json={"shield_id": "owned-pii", "provider_id": "pii"}, headers=headers, timeout=30
     )
     assert created.status_code == 200, created.text
     try:
         assert rows(stack, "shields", ["owned-pii", "pii"]) == {"owned-pii": ("team-a", "api"), "pii": ("anonymous", "config")}
     finally:
-        httpx.delete(f"{stack.gateway_url}/v1/shields/owned-pii", timeout=30)
+        httpx.delete(f"{auth_gateway.url}/v1/shields/owned-pii", headers=headers, timeout=30)
     assert rows(stack, "models", [CHAT_MODEL]) == {CHAT_MODEL: ("anonymous", "config")}
 
 

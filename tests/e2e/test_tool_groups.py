@@ -231,12 +231,13 @@ def test_an_unregistered_group_is_404_afterwards(api, mcp_server):
 
 
 def test_a_group_records_its_owner_and_builtin_rag_comes_from_the_distribution(api, stack, mcp_server):
-    response = api.post(
-        "/v1/toolgroups",
-        json={"toolgroup_id": "mcp::owned", "provider_id": MCP, "mcp_endpoint": {"uri": mcp_server.url}},
-        headers={"x-stackmesh-principal": "team-a"},
+    # The gateway drops a claimed principal (auth is off there): the mesh's own port takes it.
+    owner = [("x-stackmesh-principal", "team-a")]
+    channel = grpc.insecure_channel(stack.service_address("agents"))
+    groups = pb_grpc.ToolGroupsServiceStub(channel)
+    groups.RegisterToolGroup(
+        pb.RegisterToolGroupRequest(toolgroup_id="mcp::owned", provider_id=MCP, mcp_endpoint={"uri": mcp_server.url}), metadata=owner, timeout=30
     )
-    assert response.status_code == 200, response.text
     try:
         with psycopg.connect(stack.config.postgres.url) as conn:
             found = conn.execute(
@@ -244,8 +245,11 @@ def test_a_group_records_its_owner_and_builtin_rag_comes_from_the_distribution(a
                 (["mcp::owned", "builtin::rag"],),
             ).fetchall()
         assert sorted(found) == [("builtin::rag", "anonymous", "config"), ("mcp::owned", "team-a", "api")]
+        # Its owner's, not the gateway's anonymous callers'.
+        assert api.get("/v1/toolgroups/mcp::owned").status_code == 404
     finally:
-        api.delete("/v1/toolgroups/mcp::owned")
+        groups.UnregisterToolGroup(pb.UnregisterToolGroupRequest(toolgroup_id="mcp::owned"), metadata=owner, timeout=30)
+        channel.close()
 
 
 @pytest.mark.parametrize(

@@ -294,11 +294,21 @@ def test_store_crud_and_pagination(client):
 
 
 def test_the_creators_identity_owns_the_store(client, stack):
-    mine = client.vector_stores.create(name="mine", extra_headers={"x-stackmesh-principal": "alice"})
+    """The principal a peer (or the authenticating gateway) names owns the store; a caller's
+    own claim through the gateway is dropped."""
+    with grpc.insecure_channel(stack.service_address("vector_io")) as channel:
+        mine = pb_grpc.VectorStoresServiceStub(channel).CreateVectorStore(
+            pb.CreateVectorStoreRequest(name="mine"), metadata=(("x-stackmesh-principal", "alice"),), timeout=60
+        )
+    claimed = client.vector_stores.create(name="claimed", extra_headers={"x-stackmesh-principal": "alice"})
     anyone = client.vector_stores.create(name="anyone")
     with psycopg.connect(stack.config.postgres.url) as conn:
-        owners = dict(conn.execute("SELECT id, owner FROM vector_io.vector_stores WHERE id = ANY(%s)", ([mine.id, anyone.id],)).fetchall())
-    assert owners == {mine.id: "alice", anyone.id: "anonymous"}
+        owners = dict(
+            conn.execute(
+                "SELECT id, owner FROM vector_io.vector_stores WHERE id = ANY(%s)", ([mine.id, claimed.id, anyone.id],)
+            ).fetchall()
+        )
+    assert owners == {mine.id: "alice", claimed.id: "anonymous", anyone.id: "anonymous"}
 
 
 def test_llama_stack_create_extensions(client):

@@ -57,7 +57,7 @@ def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, An
     gateway, the only published port."""
     services = resolved["services"]
     healthy = {"condition": "service_healthy"}
-    assert set(services) == {"postgres", "nats", "inference", "safety", "vector-io", "agents", "eval", "post-training", "gateway"}
+    assert set(services) == {"postgres", "nats", "inference", "safety", "vector-io", "agents", "eval", "post-training", "auth", "gateway"}
     assert services["inference"]["depends_on"] == {"postgres": healthy, "nats": healthy}
     assert services["safety"]["depends_on"] == {"postgres": healthy, "inference": healthy}
     assert services["vector-io"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy}
@@ -65,7 +65,7 @@ def test_compose_file_is_valid_and_has_the_local_topology(resolved: dict[str, An
     assert services["eval"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy, "vector-io": healthy, "agents": healthy}
     assert services["post-training"]["depends_on"] == {"postgres": healthy, "nats": healthy, "inference": healthy, "eval": healthy}
     assert services["gateway"]["depends_on"] == {
-        "inference": healthy, "safety": healthy, "vector-io": healthy, "agents": healthy, "eval": healthy, "post-training": healthy,
+        "inference": healthy, "safety": healthy, "vector-io": healthy, "agents": healthy, "eval": healthy, "post-training": healthy, "auth": healthy,
     }  # fmt: skip
     assert [p for s in services.values() for p in s.get("ports", [])] == [{"published": 8321, "target": 8321}]
     assert all("healthcheck" in service for service in services.values())
@@ -141,7 +141,7 @@ def test_compose_has_no_default_secrets(tmp_path: Path) -> None:
     assert set(SECRETS) == {
         "STACKMESH_POSTGRES_PASSWORD", "STACKMESH_NATS_PASSWORD", "STACKMESH_INFERENCE_DB_PASSWORD",
         "STACKMESH_SAFETY_DB_PASSWORD", "STACKMESH_VECTOR_IO_DB_PASSWORD", "STACKMESH_AGENTS_DB_PASSWORD",
-        "STACKMESH_EVAL_DB_PASSWORD", "STACKMESH_POST_TRAINING_DB_PASSWORD",
+        "STACKMESH_EVAL_DB_PASSWORD", "STACKMESH_POST_TRAINING_DB_PASSWORD", "STACKMESH_AUTH_DB_PASSWORD",
     }  # fmt: skip
     for missing in ("STACKMESH_POSTGRES_PASSWORD", "STACKMESH_NATS_PASSWORD", "STACKMESH_VECTOR_IO_DB_PASSWORD"):
         result = compose_config(tmp_path, {k: v for k, v in SECRETS.items() if k != missing})

@@ -20,7 +20,7 @@ from stackmesh_launcher.stack import LocalStack
 from tests.launcher.helpers import REPO, write_distribution
 
 PASSWORDS_SCRIPT = REPO / "deploy" / "docker" / "postgres-role-passwords.sh"
-COMPOSE_SERVICES = ["inference", "safety", "vector_io", "agents", "eval", "post_training"]
+COMPOSE_SERVICES = ["inference", "safety", "vector_io", "agents", "eval", "post_training", "auth"]
 
 
 @pytest.fixture(scope="module")

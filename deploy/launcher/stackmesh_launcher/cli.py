@@ -1,5 +1,5 @@
-"""The `stackmesh` command: `up` (foreground supervisor or --detach), `status`, `down`, and
-`eval` (a benchmark on a running stack)."""
+"""The `stackmesh` command: `up` (foreground supervisor or --detach), `status`, `down`,
+`eval` (a benchmark on a running stack) and `keys` (its API keys)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from stackmesh_common.config import ConfigError, load_config
-from stackmesh_launcher import evaluate, state
+from stackmesh_common.config import ConfigError, StackConfig, load_config
+from stackmesh_launcher import evaluate, keys, state
 from stackmesh_launcher.components import label
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.stack import LocalStack, RestartPolicy
@@ -41,6 +41,15 @@ def _ready_line(url: str | None) -> str:
     return f"stackmesh: ready at {url}/v1"
 
 
+def _auth_line(config: StackConfig) -> str:
+    if not config.auth.enabled:
+        return (
+            "stackmesh: auth is off: every caller is `anonymous` with access to everything"
+            " (deploy/distributions/local-auth.yaml turns it on)"
+        )
+    return "stackmesh: auth is on: callers need `Authorization: Bearer <key>`; create keys with `stackmesh keys create --principal NAME`"
+
+
 def up(args: argparse.Namespace) -> int:
     # First, so that invalid limits fail here, not in a detached supervisor.
     policy = RestartPolicy(max_crashes=args.max_crashes, crash_window_s=args.crash_window)
@@ -56,6 +65,7 @@ def up(args: argparse.Namespace) -> int:
     try:
         stack.start()
         print(_ready_line(stack.gateway_url if not args.no_gateway else None) + "; Ctrl-C stops it", flush=True)
+        print(_auth_line(stack.config), flush=True)
         print(f"stackmesh: {stack.watch()}", file=sys.stderr, flush=True)
         print("stackmesh: stopping the stack", flush=True)
         code = 1
@@ -201,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.set_defaults(run=run)
     evaluate.add_parser(commands)
+    keys.add_parser(commands, _default_state_dir())
     return parser
 
 
@@ -210,6 +221,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     # ValidationError: a --max-crashes or --crash-window that is not positive.
-    except (ConfigError, StackStartError, ValidationError, evaluate.EvalCommandError) as exc:
+    except (ConfigError, StackStartError, ValidationError, evaluate.EvalCommandError, keys.KeysCommandError) as exc:
         print(f"stackmesh: {exc}", file=sys.stderr)
         return 1

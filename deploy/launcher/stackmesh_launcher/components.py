@@ -413,7 +413,8 @@ class Gateway(Component):
 
     @property
     def url(self) -> str:
-        return f"http://{connect_host(self.gateway.host)}:{self.gateway.port}"
+        scheme = "https" if self.gateway.tls is not None else "http"
+        return f"{scheme}://{connect_host(self.gateway.host)}:{self.gateway.port}"
 
     @property
     def address(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import httpx
 
@@ -32,7 +33,8 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.num_examples:
         config["num_examples"] = args.num_examples
     try:
-        with httpx.Client(base_url=args.url, timeout=httpx.Timeout(30, read=None)) as api:
+        headers = {"authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+        with httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(30, read=None)) as api:
             started = api.post(jobs, json={"benchmark_config": config})
             if started.status_code != 200:
                 raise EvalCommandError(_error(started))
@@ -67,5 +69,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--num-examples", type=int, help="evaluate only the first N rows")
     command.add_argument("--rows", action="store_true", help="also print each row's answer and score")
     command.add_argument("--url", default=DEFAULT_URL, help=f"the gateway (default {DEFAULT_URL})")
+    command.add_argument("--api-key", default=os.environ.get("STACKMESH_API_KEY"), help="when auth is on (default: $STACKMESH_API_KEY)")
     command.set_defaults(run=evaluate)
 

@@ -31,7 +31,7 @@ DECLARE
 BEGIN
     EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
     FOREACH service IN ARRAY string_to_array(
-        coalesce(current_setting('stackmesh.services', true), 'inference,safety,vector_io,agents,eval,post_training'), ','
+        coalesce(current_setting('stackmesh.services', true), 'inference,safety,vector_io,agents,eval,post_training,auth'), ','
     ) LOOP
         role_name := 'stackmesh_' || service;
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN

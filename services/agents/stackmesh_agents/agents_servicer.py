@@ -11,6 +11,7 @@ from google.protobuf import empty_pb2
 from stackmesh.agents.v1 import agent_pb2
 from stackmesh.agents.v1 import agents_service_pb2 as pb
 from stackmesh.agents.v1 import agents_service_pb2_grpc as pb_grpc
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound, StackmeshError
 from stackmesh_common.protojson import from_json, request_to_dict
 from stackmesh_common.sse import sse_stream
@@ -157,8 +158,9 @@ class AgentsServicer(pb_grpc.AgentsServiceServicer):
         return await self.store.get_turn(session.session_id, request.turn_id)
 
     async def _turn(self, request: pb.CreateTurnRequest) -> AsyncIterator[Json]:
-        """A new turn's payloads, from turn_start; everything the caller got wrong fails before it."""
-        session = await self.store.get_session(request.agent_id, request.session_id)
+        """A new turn's payloads, from turn_start; everything the caller got wrong fails before it.
+        A turn changes its session: only those who may change it run one."""
+        session = await self.store.get_session(request.agent_id, request.session_id, Action.WRITE)
         agent = await self.store.get_agent(request.agent_id)
         body = request_to_dict(request)
         items = input_items(body.get("messages") or [], body.get("documents") or [])
@@ -174,7 +176,7 @@ class AgentsServicer(pb_grpc.AgentsServiceServicer):
 
     async def _resume(self, request: pb.ResumeTurnRequest) -> AsyncIterator[Json]:
         """A resumed turn's payloads: the client's tool results as a step, then the loop's."""
-        session = await self.store.get_session(request.agent_id, request.session_id)
+        session = await self.store.get_session(request.agent_id, request.session_id, Action.WRITE)
         agent = await self.store.get_agent(request.agent_id)
         stored = await self.store.get_turn(session.session_id, request.turn_id)
         if stored.status != AWAITING_INPUT:

@@ -59,7 +59,7 @@ class BackgroundResponses:
                     async for record in self.queue.store.watch(response["id"]):
                         if record.terminal:
                             break
-        return (await self.responses.get(response["id"])).response
+        return (await self.responses.get(response["id"], action=None)).response
 
 
 async def open_background(ctx: ServiceContext, builder: TurnBuilder, loop: AgentLoop) -> BackgroundResponses:
@@ -80,7 +80,7 @@ class BackgroundResponseHandler:
     async def run(self, job: JobContext) -> dict[str, Any] | None:
         payload: pb.BackgroundResponseJob = job.payload
         try:
-            stored = await self.responses.get(payload.response_id)
+            stored = await self.responses.get(payload.response_id, action=None)
         except NotFound:
             return None  # deleted before it ran
         if stored.response["status"] not in UNFINISHED:
@@ -127,12 +127,12 @@ class BackgroundResponseHandler:
     async def failed(self, job: JobContext, error: BaseException) -> None:
         payload: pb.BackgroundResponseJob = job.payload
         with contextlib.suppress(NotFound):
-            stored = await self.responses.get(payload.response_id)
+            stored = await self.responses.get(payload.response_id, action=None)
             message = f"the background response failed after {job.attempt} attempts: {error}"
             await self._record(stored.response, status="failed", error={"code": "server_error", "message": message})
 
     async def cancelled_unstarted(self, record: JobRecord) -> None:
         payload = record.unpack(pb.BackgroundResponseJob)
         with contextlib.suppress(NotFound):
-            stored = await self.responses.get(payload.response_id)
+            stored = await self.responses.get(payload.response_id, action=None)
             await self._record(stored.response, status="cancelled")

@@ -1,5 +1,7 @@
-"""Llama Stack prompts: versioned templates in Postgres, each row recording its owner, and
-their rendering with `{{ name }}` variables (what a response's `prompt` refers to)."""
+"""Llama Stack prompts: versioned templates in Postgres, each row recording its owner and the
+owner's attributes, and their rendering with `{{ name }}` variables (what a response's `prompt`
+refers to). A prompt the access rules keep from the caller is as absent as a missing one;
+reading its versions needs READ on it, adding one or choosing the default WRITE."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import Any, Mapping
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import principal
+from stackmesh_common import access
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound
 
 # Llama Stack's placeholder syntax, as its Prompt model validates it: spaces inside optional.
@@ -75,6 +78,12 @@ def _text(name: str, value: Any) -> str:
     raise InvalidArgument(f"`{param}` must be a string or an input_text part", param=param)
 
 
+def _allowed(action: Action, prefix: str = "p.") -> tuple[str, list[Any]]:
+    """The SQL condition keeping prompts the caller may do `action` to (`prefix`: the prompts
+    table's alias, as in _SELECT); a version goes with its prompt."""
+    return access.sql_filter(action, owner_column=f"{prefix}owner", attributes_column=f"{prefix}owner_attributes")
+
+
 class PromptStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
@@ -83,8 +92,8 @@ class PromptStore:
         prompt_id, created = f"pmpt_{secrets.token_hex(24)}", int(time.time())
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO prompts (id, created_at, owner, default_version) VALUES (%s, %s, %s, 1)",
-                (prompt_id, created, principal.get()),
+                "INSERT INTO prompts (id, created_at, owner, owner_attributes, default_version) VALUES (%s, %s, %s, %s, 1)",
+                (prompt_id, created, access.owner(), access.owner_attributes_json()),
             )
             await self._insert(conn, prompt_id, 1, prompt, variables, created)
         return StoredPrompt(prompt_id, 1, prompt, variables, is_default=True)
@@ -92,10 +101,12 @@ class PromptStore:
     async def get(
         self, prompt_id: str, version: int | None = None, *, id_param: str = "prompt_id", version_param: str = "version"
     ) -> StoredPrompt:
-        """One version of a prompt, its default one when `version` is None."""
+        """One version of a prompt the caller may read, its default one when `version` is None."""
+        allowed, args = _allowed(Action.READ)
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
-                f"{_SELECT} WHERE v.prompt_id = %s AND v.version = COALESCE(%s::integer, p.default_version)", (prompt_id, version)
+                f"{_SELECT} WHERE v.prompt_id = %s AND v.version = COALESCE(%s::integer, p.default_version) AND {allowed}",
+                (prompt_id, version, *args),
             )
             row = await cursor.fetchone()
         if row is None:
@@ -103,15 +114,17 @@ class PromptStore:
         return StoredPrompt(*row)
 
     async def defaults(self) -> list[StoredPrompt]:
-        """The default version of every prompt, newest prompt first."""
+        """The default version of every prompt the caller may read, newest prompt first."""
+        allowed, args = _allowed(Action.READ)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(f"{_SELECT} WHERE v.version = p.default_version ORDER BY p.position DESC")
+            cursor = await conn.execute(f"{_SELECT} WHERE v.version = p.default_version AND {allowed} ORDER BY p.position DESC", args)
             return [StoredPrompt(*row) for row in await cursor.fetchall()]
 
     async def versions(self, prompt_id: str) -> list[StoredPrompt]:
-        """Every version of a prompt, oldest first."""
+        """Every version of a prompt the caller may read, oldest first."""
+        allowed, args = _allowed(Action.READ)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(f"{_SELECT} WHERE v.prompt_id = %s ORDER BY v.version", (prompt_id,))
+            cursor = await conn.execute(f"{_SELECT} WHERE v.prompt_id = %s AND {allowed} ORDER BY v.version", (prompt_id, *args))
             rows = await cursor.fetchall()
         if not rows:
             raise await self._not_found(prompt_id)
@@ -126,7 +139,8 @@ class PromptStore:
             # same latest version, the second is refused rather than both adding the next. The
             # latest version is read by a second statement, whose snapshot is taken after the
             # lock is held (a subquery of the locking statement would see the old one).
-            cursor = await conn.execute("SELECT id FROM prompts WHERE id = %s FOR UPDATE", (prompt_id,))
+            allowed, args = _allowed(Action.WRITE, prefix="")
+            cursor = await conn.execute(f"SELECT id FROM prompts WHERE id = %s AND {allowed} FOR UPDATE", (prompt_id, *args))
             if await cursor.fetchone() is None:
                 raise await self._not_found(prompt_id)
             cursor = await conn.execute("SELECT max(version) FROM prompt_versions WHERE prompt_id = %s", (prompt_id,))
@@ -143,31 +157,40 @@ class PromptStore:
         return StoredPrompt(prompt_id, latest + 1, prompt, variables, set_as_default)
 
     async def set_default(self, prompt_id: str, version: int) -> StoredPrompt:
+        allowed, args = _allowed(Action.WRITE)
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
                 "UPDATE prompts p SET default_version = v.version FROM prompt_versions v"
-                " WHERE p.id = %s AND v.prompt_id = p.id AND v.version = %s"
+                f" WHERE p.id = %s AND v.prompt_id = p.id AND v.version = %s AND {allowed}"
                 " RETURNING v.prompt_id, v.version, v.prompt, v.variables",
-                (prompt_id, version),
+                (prompt_id, version, *args),
             )
             row = await cursor.fetchone()
         if row is None:
-            raise await self._not_found(prompt_id, version)
+            raise await self._not_found(prompt_id, version, action=Action.WRITE)
         return StoredPrompt(*row, is_default=True)
 
     async def delete(self, prompt_id: str) -> None:
+        allowed, args = _allowed(Action.WRITE, prefix="")
         async with self.pool.connection() as conn:
-            cursor = await conn.execute("DELETE FROM prompts WHERE id = %s", (prompt_id,))
+            cursor = await conn.execute(f"DELETE FROM prompts WHERE id = %s AND {allowed}", (prompt_id, *args))
         if cursor.rowcount == 0:
             raise await self._not_found(prompt_id)
 
     async def _not_found(
-        self, prompt_id: str, version: int | None = None, id_param: str = "prompt_id", version_param: str = "version"
+        self,
+        prompt_id: str,
+        version: int | None = None,
+        id_param: str = "prompt_id",
+        version_param: str = "version",
+        action: Action = Action.READ,
     ) -> NotFound:
-        """The error for a missing prompt, or for a missing version of a stored one."""
+        """The error for a missing prompt (or one the caller may not do `action` to), or for a
+        missing version of one it may."""
         if version is not None:
+            allowed, args = _allowed(action, prefix="")
             async with self.pool.connection() as conn:
-                cursor = await conn.execute("SELECT 1 FROM prompts WHERE id = %s", (prompt_id,))
+                cursor = await conn.execute(f"SELECT 1 FROM prompts WHERE id = %s AND {allowed}", (prompt_id, *args))
                 if await cursor.fetchone() is not None:
                     return NotFound(f"Prompt '{prompt_id}' has no version {version}", param=version_param, reason="prompt_version_not_found")
         return NotFound(f"Prompt with id '{prompt_id}' not found", param=id_param, reason="prompt_not_found")
@@ -175,6 +198,7 @@ class PromptStore:
     @staticmethod
     async def _insert(conn: AsyncConnection, prompt_id: str, version: int, prompt: str, variables: list[str], created: int) -> None:
         await conn.execute(
-            "INSERT INTO prompt_versions (prompt_id, version, created_at, owner, prompt, variables) VALUES (%s, %s, %s, %s, %s, %s)",
-            (prompt_id, version, created, principal.get(), prompt, variables),
+            "INSERT INTO prompt_versions (prompt_id, version, created_at, owner, owner_attributes, prompt, variables)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (prompt_id, version, created, access.owner(), access.owner_attributes_json(), prompt, variables),
         )

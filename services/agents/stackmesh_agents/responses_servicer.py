@@ -11,6 +11,7 @@ from stackmesh.agents.v1 import agents_service_pb2 as pb
 from stackmesh.agents.v1 import agents_service_pb2_grpc as pb_grpc
 from stackmesh.agents.v1 import response_pb2
 from stackmesh.common.v1 import job_pb2
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.paging import RESPONSE_INPUT_ITEMS, RESPONSES, page_limit, sort_order
 from stackmesh_common.protojson import from_json
@@ -61,7 +62,7 @@ class ResponsesServicer(pb_grpc.ResponsesServiceServicer):
         return from_json(stored.response, response_pb2.Response)
 
     async def DeleteResponse(self, request: pb.DeleteResponseRequest, context: grpc.aio.ServicerContext) -> response_pb2.DeletedResponse:
-        stored = await self.responses.get(request.response_id)
+        stored = await self.responses.get(request.response_id, action=Action.WRITE)
         if stored.response.get("background") and stored.response["status"] in UNFINISHED:
             await self.background.cancel(stored.response)
         await self.responses.delete(request.response_id)
@@ -102,7 +103,7 @@ class ResponsesServicer(pb_grpc.ResponsesServiceServicer):
         return listing
 
     async def CancelResponse(self, request: pb.CancelResponseRequest, context: grpc.aio.ServicerContext) -> response_pb2.Response:
-        stored = await self.responses.get(request.response_id)
+        stored = await self.responses.get(request.response_id, action=Action.WRITE)
         if not stored.response.get("background"):
             raise InvalidArgument("only background responses can be cancelled; this one ran in the foreground", param="response_id")
         if stored.response["status"] not in UNFINISHED:

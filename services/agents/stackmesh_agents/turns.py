@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 from stackmesh.agents.v1 import agents_service_pb2 as pb
+from stackmesh_common.access import Action
+from stackmesh_common.call_context import attributes, encode_attributes, principal
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.metadata import check_metadata
 from stackmesh_common.protojson import request_to_dict
@@ -28,6 +30,8 @@ LOOKUP_TIMEOUT_S = 30.0
 # How long a model found by a look-up is trusted: a look-up is a peer call on every request
 # otherwise. A model unregistered meanwhile fails the response on its inference call instead.
 KNOWN_MODEL_TTL_S = 10.0
+# Expired look-ups are dropped once this many are remembered (one per model and caller).
+MAX_KNOWN_MODELS = 1024
 # States of a background response that has not finished yet.
 UNFINISHED = ("queued", "in_progress")
 # Never echoed: secrets for MCP servers.
@@ -66,7 +70,9 @@ class TurnBuilder:
         self.conversations = conversations
         self.prompts = prompts
         self.settings = settings
-        self._known_models: dict[str, float] = {}  # model id → when its look-up expires
+        # (model id, caller) → when its look-up expires: a model one tenant registered is
+        # not another's to use, so a look-up holds only for callers with the same identity.
+        self._known_models: dict[tuple[str, str, str], float] = {}
 
     async def build(self, request: pb.CreateResponseRequest, *, response_id: str | None = None, created_at: int | None = None) -> Turn:
         """Everything that can be the caller's mistake is found here, before any event is sent.
@@ -96,7 +102,8 @@ class TurnBuilder:
                 )
             context = previous.continuation
         elif conversation_id:
-            await self.conversations.get(conversation_id, param="conversation")
+            # The response adds its items to the conversation: the caller must be able to change it.
+            await self.conversations.get(conversation_id, param="conversation", action=Action.WRITE)
             context = await self.conversations.items(conversation_id)
         function_calls_answered([*context, *new_input])
         approvals_answered(context, new_input)
@@ -159,11 +166,15 @@ class TurnBuilder:
         )
 
     async def _check_model(self, model: str) -> None:
-        if self._known_models.get(model, 0.0) > time.monotonic():
+        key = (model, principal.get(), encode_attributes(attributes.get()))
+        if self._known_models.get(key, 0.0) > time.monotonic():
             return
         if await self.loop.inference.get_model(model, timeout_s=LOOKUP_TIMEOUT_S, param="model") is None:
             raise NotFound(f"The model `{model}` does not exist", param="model", reason="model_not_found")
-        self._known_models[model] = time.monotonic() + KNOWN_MODEL_TTL_S
+        now = time.monotonic()
+        if len(self._known_models) > MAX_KNOWN_MODELS:
+            self._known_models = {k: expires for k, expires in self._known_models.items() if expires > now}
+        self._known_models[key] = now + KNOWN_MODEL_TTL_S
 
     async def finish(self, turn: Turn, outcome: Outcome) -> None:
         """Stores the response and appends its items to its conversation; idempotent (a
@@ -173,4 +184,4 @@ class TurnBuilder:
         elif turn.response["store"]:
             await self.responses.save(outcome.response, turn.input, turn.context)
         if turn.conversation_id and outcome.response["status"] != "failed":
-            await self.conversations.append(turn.conversation_id, [*turn.input, *outcome.response["output"]])
+            await self.conversations.append(turn.conversation_id, [*turn.input, *outcome.response["output"]], param="conversation")

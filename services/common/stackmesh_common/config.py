@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +86,13 @@ class NatsConfig(_Strict):
     password: str = ""
 
 
+class TlsConfig(_Strict):
+    """Serve the gateway's listener over TLS with this certificate chain and key (PEM)."""
+
+    cert_file: Path
+    key_file: Path
+
+
 class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 8321
@@ -103,6 +110,64 @@ class GatewayConfig(_Strict):
     concurrency: int = 1
     # The service that hosts the aggregated inspect API (/v1/health, /v1/providers, ...).
     inspect_service: str = "inference"
+    tls: TlsConfig | None = None
+
+
+class JwtConfig(_Strict):
+    """Bearer JWTs from an identity provider: checked signature (keys from a JWKS URL or
+    file), issuer, audience and expiry; claims name the principal and its attributes."""
+
+    issuer: str
+    audience: str
+    jwks_url: str = ""
+    jwks_file: str = ""
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    principal_claim: str = "sub"
+    # Attribute name -> the claim holding its value or values, e.g. {"team": "groups"}.
+    attribute_claims: dict[str, str] = Field(default_factory=dict)
+    # Clock skew tolerated on exp/nbf/iat.
+    leeway_s: int = Field(default=30, ge=0)
+    # How often keys are re-read from jwks_url (a kid not seen forces an earlier re-read).
+    jwks_refresh_s: int = Field(default=300, ge=10)
+
+
+class Limits(_Strict):
+    # 0 means unlimited.
+    requests_per_minute: int = Field(default=0, ge=0)
+    tokens_per_day: int = Field(default=0, ge=0)
+
+
+class AttributeLimits(Limits):
+    """Limits for principals with `attribute` = `value` (the first matching rule applies)."""
+
+    attribute: str
+    value: str
+
+
+class QuotasConfig(_Strict):
+    # A key's own limits win over an attribute rule, which wins over the default.
+    default: Limits = Field(default_factory=Limits)
+    by_attribute: list[AttributeLimits] = Field(default_factory=list)
+
+
+class AccessConfig(_Strict):
+    # Attribute name -> what a caller sharing one of its values with a resource's owner may
+    # do to it, e.g. {"team": ["read"]}. Owners and admins may always do everything.
+    shared: dict[str, list[Literal["read", "write"]]] = Field(default_factory=dict)
+
+
+class AuthConfig(_Strict):
+    """Who may call the gateway. Off: every caller is `anonymous` (and owns everything it makes)."""
+
+    enabled: bool = False
+    api_keys: bool = True
+    jwt: JwtConfig | None = None
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    quotas: QuotasConfig = Field(default_factory=QuotasConfig)
+    # The service Envoy asks (ext_authz) and where keys live.
+    service: str = "auth"
+    # Envoy answers 503 when the auth service does not answer in time (fail closed).
+    check_timeout_s: float = 1.0
 
 
 class StackConfig(_Strict):
@@ -115,6 +180,7 @@ class StackConfig(_Strict):
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
     nats: NatsConfig = Field(default_factory=NatsConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     services: dict[str, ServiceConfig]
 
     def service(self, name: str) -> ServiceConfig:
@@ -124,6 +190,11 @@ class StackConfig(_Strict):
             raise ConfigError(
                 f"service {name!r} is not in distribution {self.name!r}; it has: {', '.join(sorted(self.services))}"
             ) from None
+
+    def state_path(self, path: Path | str) -> Path:
+        """A path of the config (a certificate, a JWKS file): relative ones are under state_dir."""
+        path = Path(path)
+        return path if path.is_absolute() else self.state_dir / path
 
     def postgres_for(self, name: str) -> PostgresConfig:
         """The Postgres connection service `name` uses: its own role's URL, else postgres.url."""
@@ -178,17 +249,42 @@ def _scalar(raw: str) -> Any:
         return raw
 
 
-def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> StackConfig:
-    """Reads a distribution file, expands variables and applies STACKMESH_* overrides."""
-    env = os.environ if env is None else env
-    path = Path(path)
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`: mappings merge key by key, null removes a key (a service
+    the variant leaves out), anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+            continue
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's mapping; `extends: other.yaml` (relative to the file) is read first and
+    this file's values merged over it, so a variant names only what differs."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"distribution file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"distribution file {path} is not valid YAML: {exc}") from None
-    data = _expand(data, env)
+    if not isinstance(data, dict):
+        raise ConfigError(f"distribution file {path} must be a mapping")
+    if (parent := data.pop("extends", None)) is None:
+        return data
+    parent_path = (path.parent / str(parent)).resolve()
+    if parent_path in seen:
+        raise ConfigError(f"distribution file {path} extends itself through {parent}")
+    return _merge(_read(parent_path, (*seen, path.resolve())), data)
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> StackConfig:
+    """Reads a distribution file, expands variables and applies STACKMESH_* overrides."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    data = _expand(_read(path), env)
     _apply_overrides(data, env)
     try:
         return StackConfig.model_validate(data)

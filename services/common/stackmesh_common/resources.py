@@ -21,7 +21,9 @@ from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import ANONYMOUS, principal
+from stackmesh_common import access
+from stackmesh_common.access import Action
+from stackmesh_common.call_context import ANONYMOUS
 from stackmesh_common.errors import AlreadyExists, InvalidArgument, NotFound
 
 log = logging.getLogger("stackmesh.resources")
@@ -29,7 +31,7 @@ log = logging.getLogger("stackmesh.resources")
 # How stale a replica's view of resources registered elsewhere may get before a list re-reads it.
 REFRESH_INTERVAL_S = 2.0
 
-_COLUMNS = "id, provider_id, provider_resource_id, type, params, aliases, owner, source, extract(epoch from created_at)::int"
+_COLUMNS = "id, provider_id, provider_resource_id, type, params, aliases, owner, source, extract(epoch from created_at)::int, owner_attributes"
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,24 @@ class Resource:
     owner: str = ANONYMOUS
     source: str = "api"
     created_at: int = 0
+    owner_attributes: dict[str, list[str]] = field(default_factory=dict)
 
     def names(self) -> tuple[str, ...]:
         return (self.id, *self.aliases, f"{self.provider_id}/{self.id}")
 
 
 def _row(row: tuple) -> Resource:
-    return Resource(row[0], row[1], row[2], row[3], row[4], tuple(row[5]), row[6], row[7], row[8])
+    return Resource(row[0], row[1], row[2], row[3], row[4], tuple(row[5]), row[6], row[7], row[8], row[9])
+
+
+def visible(resource: Resource, action: Action = Action.READ) -> bool:
+    """Whether the caller may do `action` to the resource. Those the distribution file seeds
+    and those operators (the admin role) register are public: everyone reads them, admins
+    change them. The rest (a tenant's fine-tuned model, say) follow the access rules."""
+    operators = resource.source == "config" or access.ADMIN_ROLE in resource.owner_attributes.get(access.ROLES_ATTRIBUTE, ())
+    if operators and action is Action.READ:
+        return True
+    return access.allows(resource.owner, resource.owner_attributes, action)
 
 
 # Makes a resource servable; returns it as served (e.g. with the metadata its provider
@@ -129,11 +142,12 @@ class ResourceRegistry:
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "INSERT INTO resources (kind, id, provider_id, provider_resource_id, type, params, aliases, owner, source)"
-                    f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) {conflict} RETURNING {_COLUMNS}",
+                    "INSERT INTO resources (kind, id, provider_id, provider_resource_id, type, params, aliases, owner, source,"
+                    f" owner_attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) {conflict} RETURNING {_COLUMNS}",
                     (
                         self.kind, resource.id, resource.provider_id, resource.provider_resource_id, resource.type,
                         Jsonb(resource.params), list(resource.aliases), resource.owner, resource.source,
+                        Jsonb(resource.owner_attributes),
                     ),
                 )
             ).fetchone()
@@ -185,11 +199,14 @@ class ResourceRegistry:
         return next((r for r in self._active.values() if name in r.names()), None)
 
     async def list(self) -> list[Resource]:
+        """The resources the caller may see."""
         if time.monotonic() - self._refreshed_at > REFRESH_INTERVAL_S:
             await self._refresh()
-        return sorted(self._active.values(), key=lambda r: (r.created_at, r.id))
+        return sorted((r for r in self._active.values() if visible(r)), key=lambda r: (r.created_at, r.id))
 
-    async def get(self, name: str, param: str) -> Resource:
+    async def get(self, name: str, param: str, action: Action = Action.READ) -> Resource:
+        """The resource named `name` if the caller may do `action` to it; otherwise it is as
+        absent as a missing one, and the 404 lists only those the caller may do it to."""
         if not name:
             raise InvalidArgument(f"`{param}` is required", param=param)
         missed_at = time.monotonic()
@@ -197,10 +214,13 @@ class ResourceRegistry:
         if resource is None:
             await self._refresh_since(missed_at)
             resource = self._lookup(name)
-        if resource is None:
+        if resource is None or not visible(resource, action):
             noun = self.noun
+            # Those the caller may do `action` to: a teammate refused a change is not told
+            # the resource is missing while seeing it listed.
+            names = sorted(r.id for r in self._active.values() if visible(r, action))
             raise NotFound(
-                f"The {noun} `{name}` does not exist. Available {noun}s: {', '.join(sorted(self._active)) or 'none'}",
+                f"The {noun} `{name}` does not exist. Available {noun}s: {', '.join(names) or 'none'}",
                 param=param,
                 reason=f"{noun.replace(' ', '_')}_not_found",
             )
@@ -210,7 +230,13 @@ class ResourceRegistry:
         """Activates and stores a resource for the caller; any of its names taken is a 409."""
         if not resource.id:
             raise InvalidArgument(f"`{param}` is required", param=param)
-        resource = replace(resource, provider_id=self.default_provider(resource.provider_id), owner=principal.get(), source="api")
+        resource = replace(
+            resource,
+            provider_id=self.default_provider(resource.provider_id),
+            owner=access.owner(),
+            owner_attributes=access.owner_attributes(),
+            source="api",
+        )
         await self._refresh()
         for name in (resource.id, *resource.aliases):
             if self._lookup(name) is not None:
@@ -229,7 +255,7 @@ class ResourceRegistry:
         return active
 
     async def unregister(self, name: str, param: str) -> Resource:
-        resource = await self.get(name, param)
+        resource = await self.get(name, param, Action.WRITE)
         async with self.pool.connection() as conn:
             await conn.execute("DELETE FROM resources WHERE kind = %s AND id = %s", (self.kind, resource.id))
         async with self._lock:

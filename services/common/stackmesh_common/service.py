@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stackmesh.inspect.v1 import inspect_service_pb2_grpc as inspect_grpc
-from stackmesh_common import jobs
+from stackmesh_common import access, jobs
 from stackmesh_common.config import ConfigError, ServiceConfig, StackConfig, load_config
 from stackmesh_common.db import migrate, open_pool
 from stackmesh_common.inspect import InspectServicer
@@ -200,6 +200,7 @@ def _validate(spec: ServiceSpec, config: StackConfig) -> tuple[ServiceConfig, An
 async def build(spec: ServiceSpec, config: StackConfig, *, serving: bool = True) -> ServiceContext:
     """Opens everything the service runs on and runs its setup; on failure closes what opened."""
     service, settings, resources = _validate(spec, config)
+    access.configure(access.AccessPolicy.from_config(config.auth.access))
     pool = await open_pool(config.postgres_for(spec.name), schema=spec.name)
     ctx = ServiceContext(spec, config, service, settings, resources, pool, Peers(config), serving=serving)
     ctx.on_close(pool.close)

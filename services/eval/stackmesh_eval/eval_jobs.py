@@ -20,6 +20,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from stackmesh.eval.v1 import eval_service_pb2 as pb
+from stackmesh_common.access import Action
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stackmesh_common.jobs import JobChanges, JobContext, JobQueue, JobRecord, JobStore, PermanentJobError
 from stackmesh_common.peers import Peers
@@ -166,6 +167,8 @@ class EvalShardHandler:
         run: pb.EvalRunJob = parent.unpack(pb.EvalRunJob)
         try:
             plan = await resolve(self.benchmarks, self.scorer, run.benchmark_id, run.benchmark_config)
+            # The job's owner must still read the dataset (not one registered anew under its id).
+            await self.datasets.get(plan.benchmark.dataset_id, "benchmark_id")
             done = await self.rows.done(parent.id, shard.start_index, shard.stop_index)
             rows = [r for r in await self.datasets.rows(plan.benchmark.dataset_id, shard.start_index, shard.stop_index) if r[0] not in done]
         except (NotFound, InvalidArgument, FailedPrecondition) as exc:
@@ -230,8 +233,9 @@ class Evaluations:
             self.run_kind, f"eval-{uuid.uuid4().hex}", payload, metadata={"benchmark_id": benchmark_id}, total=row_count
         )
 
-    async def get(self, benchmark_id: str, job_id: str) -> JobRecord:
-        record = await self.queue.store.get(job_id, kind=RUN_KIND)
+    async def get(self, benchmark_id: str, job_id: str, action: Action = Action.READ) -> JobRecord:
+        """The benchmark's job, if the caller may do `action` to it (else not found)."""
+        record = await self.queue.store.get(job_id, kind=RUN_KIND, action=action)
         if record.metadata.get("benchmark_id") != benchmark_id:
             raise NotFound(f"job `{job_id}` not found on benchmark `{benchmark_id}`", param="job_id")
         return record
@@ -242,7 +246,7 @@ class Evaluations:
         return page.items
 
     async def cancel(self, benchmark_id: str, job_id: str) -> JobRecord:
-        await self.get(benchmark_id, job_id)
+        await self.get(benchmark_id, job_id, Action.WRITE)
         return await self.queue.cancel(self.run_kind, job_id)
 
     async def result(self, benchmark_id: str, job_id: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from stackmesh.inference.v1 import batch_service_pb2_grpc as batch_grpc
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from stackmesh_common import usage
 from stackmesh_common.service import ServiceContext, ServiceSpec
+from stackmesh_common.usage import UsageMeter
 from stackmesh_inference import providers
 from stackmesh_inference.batches.service import BatchesServicer, open_batches
 from stackmesh_inference.models import ModelRegistry, ModelResource
@@ -17,6 +19,12 @@ async def setup(ctx: ServiceContext) -> None:
     batches = await open_batches(ctx)
     if not ctx.serving:
         return
+    if ctx.peers.has(ctx.config.auth.service):
+        # Tokens each principal spends, for the auth service's tokens_per_day quotas.
+        meter = UsageMeter(ctx.peers.channel(ctx.config.auth.service))
+        usage.start(meter)
+        ctx.background(meter.run(), "usage reports")
+        ctx.on_close(meter.flush)
     models = ModelRegistry(ctx.pool, ctx.provider_impls, ctx.settings.max_loaded_models)
     await models.start(ctx.resources["models"])
     store = CompletionStore(ctx.pool)

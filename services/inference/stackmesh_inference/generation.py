@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from stackmesh_common import usage
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_inference.chunks import merge
 from stackmesh_inference.convert import legacy_logprobs
@@ -96,6 +97,7 @@ async def _gather(generation: Generation, call: Callable[[str, dict[str, Any]], 
     merged = dict(results[0])
     merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
     merged["usage"] = _sum_usage([r.get("usage") or {} for r in results])
+    usage.record(merged["usage"]["total_tokens"])
     merged["model"] = generation.model_id
     return merged
 
@@ -160,19 +162,23 @@ async def _stream(generation: Generation, streams: list[AsyncIterator[dict[str, 
     usages: dict[int, dict[str, Any]] = {}
     offsets = [0] * len(streams)
     first: dict[str, Any] | None = None
-    async for index, chunk in _merge(streams):
-        first = first or chunk
-        if chunk.get("usage"):
-            usages[index] = chunk["usage"]
-        if not chunk.get("choices"):
-            continue
-        choices = [dict(choice, index=index) for choice in chunk["choices"]]
-        if text:
-            for choice in choices:
-                if choice.get("logprobs"):
-                    choice["logprobs"], offsets[index] = legacy_logprobs(choice["logprobs"], offsets[index])
-        rest = {k: v for k, v in chunk.items() if k != "usage"}
-        yield {**rest, "id": first["id"], "model": generation.model_id, "choices": choices}
+    try:
+        async for index, chunk in _merge(streams):
+            first = first or chunk
+            if chunk.get("usage"):
+                usages[index] = chunk["usage"]
+            if not chunk.get("choices"):
+                continue
+            choices = [dict(choice, index=index) for choice in chunk["choices"]]
+            if text:
+                for choice in choices:
+                    if choice.get("logprobs"):
+                        choice["logprobs"], offsets[index] = legacy_logprobs(choice["logprobs"], offsets[index])
+            rest = {k: v for k, v in chunk.items() if k != "usage"}
+            yield {**rest, "id": first["id"], "model": generation.model_id, "choices": choices}
+    finally:
+        # Also when the client went away: what the provider generated was spent.
+        usage.record(_sum_usage(list(usages.values()))["total_tokens"])
     if generation.include_usage and first is not None:
         yield {**first, "model": generation.model_id, "choices": [], "usage": _sum_usage(list(usages.values()))}
 

@@ -1,4 +1,5 @@
-"""Stored chat completions: written by a background task, read with cursor pagination."""
+"""Stored chat completions: written by a background task, read with cursor pagination; each is
+its caller's, and reads and changes follow the access rules (stackmesh_common.access)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from stackmesh_common import access
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.paging import CHAT_COMPLETIONS, page_limit, sort_order
 
@@ -19,6 +22,11 @@ log = logging.getLogger("stackmesh.inference.store")
 # cost off the requests that follow, at the price of this much delay before a completion is listed.
 LINGER_S = 0.2
 MAX_BATCH = 100
+
+
+def _not_found(completion_id: str) -> NotFound:
+    # The same answer for a completion the caller may not see as for one that does not exist.
+    return NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
 
 
 class CompletionStore:
@@ -33,8 +41,12 @@ class CompletionStore:
         self._writer = asyncio.create_task(self._write_loop())
 
     def save(self, completion: dict[str, Any], input_messages: list[Any], metadata: dict[str, str]) -> None:
+        """Queues the completion as the caller's (the owner is taken here, in the call)."""
         try:
-            self._queue.put_nowait((completion["id"], completion["model"], completion["created"], completion, input_messages, metadata))
+            self._queue.put_nowait(
+                (completion["id"], completion["model"], completion["created"], completion, input_messages, metadata,
+                 access.owner(), access.owner_attributes_json())
+            )  # fmt: skip
         except asyncio.QueueFull:
             log.warning("completion store is backlogged; dropping %s", completion["id"])
 
@@ -58,9 +70,12 @@ class CompletionStore:
             async with self.pool.connection() as conn:
                 async with conn.cursor() as cur:
                     await cur.executemany(
-                        "INSERT INTO chat_completions (id, model, created, completion, input_messages, metadata)"
-                        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                        [(i, m, c, Jsonb(comp), Jsonb(msgs), Jsonb(meta)) for i, m, c, comp, msgs, meta in batch],
+                        "INSERT INTO chat_completions (id, model, created, completion, input_messages, metadata, owner,"
+                        " owner_attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                        [
+                            (i, m, c, Jsonb(comp), Jsonb(msgs), Jsonb(meta), owner, owner_attributes)
+                            for i, m, c, comp, msgs, meta, owner, owner_attributes in batch
+                        ],
                     )
         except Exception:
             log.exception("could not store %d chat completions", len(batch))
@@ -72,31 +87,39 @@ class CompletionStore:
             await self._writer
 
     async def get(self, completion_id: str) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
-        async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute("SELECT completion, input_messages, metadata FROM chat_completions WHERE id = %s", (completion_id,))
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
-        return row[0], row[1], row[2]
-
-    async def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+        """The completion if the caller may read it, else as absent as a missing one."""
+        condition, args = access.sql_filter(Action.READ)
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "UPDATE chat_completions SET metadata = %s WHERE id = %s RETURNING completion, input_messages, metadata",
-                    (Jsonb(metadata), completion_id),
+                    f"SELECT completion, input_messages, metadata FROM chat_completions WHERE id = %s AND {condition}",
+                    (completion_id, *args),
                 )
             ).fetchone()
         if row is None:
-            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
+            raise _not_found(completion_id)
+        return row[0], row[1], row[2]
+
+    async def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+        condition, args = access.sql_filter(Action.WRITE)
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    f"UPDATE chat_completions SET metadata = %s WHERE id = %s AND {condition}"
+                    " RETURNING completion, input_messages, metadata",
+                    (Jsonb(metadata), completion_id, *args),
+                )
+            ).fetchone()
+        if row is None:
+            raise _not_found(completion_id)
         return row[0], row[1], row[2]
 
     async def delete(self, completion_id: str) -> None:
+        condition, args = access.sql_filter(Action.WRITE)
         async with self.pool.connection() as conn:
-            cursor = await conn.execute("DELETE FROM chat_completions WHERE id = %s", (completion_id,))
+            cursor = await conn.execute(f"DELETE FROM chat_completions WHERE id = %s AND {condition}", (completion_id, *args))
         if cursor.rowcount == 0:
-            raise NotFound(f"chat completion `{completion_id}` not found", param="completion_id")
+            raise _not_found(completion_id)
 
     async def expire(self, retention_days: float, every_s: float) -> None:
         """Deletes completions older than the retention, every `every_s`, until cancelled."""
@@ -112,19 +135,23 @@ class CompletionStore:
             await asyncio.sleep(every_s)
 
     async def list(self, after: str, limit: int | None, model: str, order: str) -> tuple[list[tuple[dict, list, dict]], bool]:
+        """A page of the completions the caller may read; a cursor it may not read is unknown."""
         limit, order = page_limit(limit, CHAT_COMPLETIONS), sort_order(order, "desc")
-        clauses, args = [], []
+        readable, readable_args = access.sql_filter(Action.READ)
+        clauses, args = [readable], [*readable_args]
         if model:
             clauses.append("model = %s")
             args.append(model)
         if after:
             async with self.pool.connection() as conn:
-                cursor = await (await conn.execute("SELECT created, id FROM chat_completions WHERE id = %s", (after,))).fetchone()
+                cursor = await (
+                    await conn.execute(f"SELECT created, id FROM chat_completions WHERE id = %s AND {readable}", (after, *readable_args))
+                ).fetchone()
             if cursor is None:
                 raise InvalidArgument(f"`after` names an unknown chat completion: {after}", param="after")
             clauses.append("(created, id) " + ("<" if order == "desc" else ">") + " (%s, %s)")
             args.extend(cursor)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         direction = "DESC" if order == "desc" else "ASC"
         async with self.pool.connection() as conn:
             rows = await (

@@ -14,6 +14,7 @@ from stackmesh.common.v1 import job_pb2
 from stackmesh.post_training.v1 import post_training_pb2 as types_pb
 from stackmesh.post_training.v1 import post_training_service_pb2 as pb
 from stackmesh.post_training.v1 import post_training_service_pb2_grpc as pb_grpc
+from stackmesh_common.access import Action
 from stackmesh_common.errors import AlreadyExists, InvalidArgument, NotFound
 from stackmesh_common.jobs import JobKind, JobQueue, JobRecord
 from stackmesh_common.peers import Peers
@@ -130,9 +131,10 @@ class PostTrainingServicer(pb_grpc.PostTrainingServiceServicer):
         page = await self.queue.store.list(KIND, limit=1000)
         return pb.ListJobsResponse(data=[types_pb.PostTrainingJob(job_uuid=r.id, job=r.to_proto()) for r in page.items])
 
-    async def _job(self, job_uuid: str) -> JobRecord:
+    async def _job(self, job_uuid: str, action: Action = Action.READ) -> JobRecord:
+        """The job, if the caller may do `action` to it; another tenant's is as absent as a missing one."""
         try:
-            return await self.queue.store.get(job_uuid, kind=KIND)
+            return await self.queue.store.get(job_uuid, kind=KIND, action=action)
         except NotFound:
             raise NotFound(f"The post-training job `{job_uuid}` does not exist", param="job_uuid", reason="job_not_found") from None
 
@@ -160,7 +162,7 @@ class PostTrainingServicer(pb_grpc.PostTrainingServiceServicer):
         return types_pb.PostTrainingJobArtifactsResponse(job_uuid=record.id, checkpoints=checkpoints)
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Any) -> empty_pb2.Empty:
-        await self._job(request.job_uuid)
+        await self._job(request.job_uuid, Action.WRITE)
         await self.queue.cancel(self.kind, request.job_uuid)
         return empty_pb2.Empty()
 

@@ -6,9 +6,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from stackmesh_common import access
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.paging import FILES, Page, page_limit, sort_order
 from stackmesh_vector_io.characters import check_name
@@ -71,12 +74,27 @@ _COLUMNS = "id, filename, purpose, bytes, content_type, object_key, owner, creat
 _LIVE = "(expires_at IS NULL OR expires_at > %s)"
 
 
+def _visible(action: Action | None) -> tuple[str, list[Any]]:
+    """The rows the caller may do `action` to (all of them without an action: internal reads),
+    with the live condition first; its arguments start with the time now."""
+    if action is None:
+        return _LIVE, [int(time.time())]
+    condition, args = access.sql_filter(action)
+    return f"{_LIVE} AND {condition}", [int(time.time()), *args]
+
+
+def _not_found(file_id: str) -> NotFound:
+    # The same answer for a file the caller may not see as for one that does not exist.
+    return NotFound(f"file `{file_id}` not found", param="file_id")
+
+
 class FileRepository:
     def __init__(self, pool: AsyncConnectionPool, objects: ObjectStore) -> None:
         self.pool = pool
         self.objects = objects
 
-    async def add(self, file_id: str, new: NewFile, size: int, owner: str) -> FileRecord:
+    async def add(self, file_id: str, new: NewFile, size: int) -> FileRecord:
+        """Records an uploaded file as the caller's."""
         now = int(time.time())
         record = FileRecord(
             id=file_id,
@@ -85,45 +103,55 @@ class FileRepository:
             bytes=size,
             content_type=new.content_type,
             object_key=file_id,
-            owner=owner,
+            owner=access.owner(),
             created_at=now,
             expires_at=now + new.expires_after_s if new.expires_after_s else None,
         )
         async with connection(self.pool) as conn:
             await conn.execute(
-                f"INSERT INTO files ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO files ({_COLUMNS}, owner_attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (record.id, record.filename, record.purpose, record.bytes, record.content_type, record.object_key,
-                 record.owner, record.created_at, record.expires_at),
+                 record.owner, record.created_at, record.expires_at, access.owner_attributes_json()),
             )  # fmt: skip
         return record
 
-    async def get(self, file_id: str) -> FileRecord:
+    async def get(self, file_id: str, action: Action | None = None) -> FileRecord:
+        """The live file; with `action`, only if the caller may do it (else as absent as a
+        missing one); without, unchecked (ingestion, which the attach already checked)."""
+        condition, args = _visible(action)
         async with connection(self.pool) as conn:
             row = await (
-                await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = %s AND {_LIVE}", (file_id, int(time.time())))
+                await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = %s AND {condition}", (file_id, *args))
             ).fetchone()
         if row is None:
-            raise NotFound(f"file `{file_id}` not found", param="file_id")
+            raise _not_found(file_id)
         return FileRecord(*row)
 
-    async def existing(self, file_ids: list[str]) -> dict[str, FileRecord]:
-        """The live files among `file_ids`, by id."""
+    async def existing(self, file_ids: list[str], action: Action = Action.READ) -> dict[str, FileRecord]:
+        """The live files among `file_ids` the caller may do `action` to, by id."""
+        condition, args = _visible(action)
         async with connection(self.pool) as conn:
             rows = await (
-                await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = ANY(%s) AND {_LIVE}", (file_ids, int(time.time())))
+                await conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = ANY(%s) AND {condition}", (file_ids, *args))
             ).fetchall()
         return {row[0]: FileRecord(*row) for row in rows}
 
     async def list(self, after: str, limit: int | None, order: str, purpose: str) -> Page[FileRecord]:
+        """The caller's page of the files it may read."""
         limit = page_limit(limit, FILES)
         order = sort_order(order)
-        clauses, args = [_LIVE], [int(time.time())]
+        visible, visible_args = _visible(Action.READ)
+        clauses, args = [visible], [*visible_args]
         if purpose:
             clauses.append("purpose = %s")
             args.append(purpose)
         if after:
+            # A cursor the caller may not read is as unknown as a missing one.
+            readable, readable_args = access.sql_filter(Action.READ)
             async with connection(self.pool) as conn:
-                cursor = await (await conn.execute("SELECT seq FROM files WHERE id = %s", (after,))).fetchone()
+                cursor = await (
+                    await conn.execute(f"SELECT seq FROM files WHERE id = %s AND {readable}", (after, *readable_args))
+                ).fetchone()
             if cursor is None:
                 raise InvalidArgument(f"`after` names an unknown file: {after}", param="after")
             clauses.append("seq " + ("<" if order == "desc" else ">") + " %s")
@@ -139,15 +167,15 @@ class FileRepository:
         return Page([FileRecord(*row) for row in rows[:limit]], has_more=len(rows) > limit)
 
     async def delete(self, file_id: str) -> FileRecord:
-        """Deletes the record, then the bytes (a crash in between leaves bytes, never a dangling record)."""
+        """Deletes the record if the caller may, then the bytes (a crash in between leaves
+        bytes, never a dangling record)."""
+        condition, args = _visible(Action.WRITE)
         async with connection(self.pool) as conn:
             row = await (
-                await conn.execute(
-                    f"DELETE FROM files WHERE id = %s AND {_LIVE} RETURNING {_COLUMNS}", (file_id, int(time.time()))
-                )
+                await conn.execute(f"DELETE FROM files WHERE id = %s AND {condition} RETURNING {_COLUMNS}", (file_id, *args))
             ).fetchone()
         if row is None:
-            raise NotFound(f"file `{file_id}` not found", param="file_id")
+            raise _not_found(file_id)
         record = FileRecord(*row)
         await self.objects.delete(record.object_key)
         return record

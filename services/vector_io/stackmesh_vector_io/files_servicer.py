@@ -11,7 +11,7 @@ from google.api import httpbody_pb2
 from stackmesh.vector_io.v1 import file_pb2
 from stackmesh.vector_io.v1 import files_service_pb2 as pb
 from stackmesh.vector_io.v1 import files_service_pb2_grpc as pb_grpc
-from stackmesh_common.call_context import principal
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, PayloadTooLarge
 from stackmesh_vector_io.files import FileRecord, FileRepository, NewFile, check_new_file, new_file_id
 from stackmesh_vector_io.multipart import MultipartUpload
@@ -117,7 +117,7 @@ class FilesServicer(pb_grpc.FilesServiceServicer):
 
     async def _record(self, file_id: str, new: NewFile, size: int, context: Any) -> FileRecord:
         try:
-            return await self.files.add(file_id, new, size, principal.get())
+            return await self.files.add(file_id, new, size)
         except BaseException:
             await self.objects.delete(file_id)
             raise
@@ -136,7 +136,7 @@ class FilesServicer(pb_grpc.FilesServiceServicer):
         )
 
     async def GetFile(self, request: pb.GetFileRequest, context: Any) -> file_pb2.File:
-        return file_to_proto(await self.files.get(request.file_id))
+        return file_to_proto(await self.files.get(request.file_id, Action.READ))
 
     async def DeleteFile(self, request: pb.DeleteFileRequest, context: Any) -> pb.DeleteFileResponse:
         record = await self.files.delete(request.file_id)
@@ -146,7 +146,7 @@ class FilesServicer(pb_grpc.FilesServiceServicer):
     async def RetrieveFileContent(
         self, request: pb.RetrieveFileContentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
-        record = await self.files.get(request.file_id)
+        record = await self.files.get(request.file_id, Action.READ)
         content_type = record.content_type or DEFAULT_CONTENT_TYPE
         first = True
         async for chunk in self.objects.read_chunks(record.object_key):

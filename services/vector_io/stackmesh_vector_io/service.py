@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_vector_io.chunking import Strategy, resolve
 from stackmesh_vector_io.embeddings import EmbeddingClient, EmbeddingModel
@@ -54,10 +55,11 @@ class VectorIOService:
         return resolve(strategy, context_length, param)
 
     async def files_exist(self, file_ids: list[str]) -> None:
-        """A 404 naming the first of `file_ids` that is not a live file."""
+        """A 404 naming the first of `file_ids` that is not a live file the caller may read
+        (attaching another tenant's file is as impossible as attaching a missing one)."""
         if not file_ids:
             return
-        found = await self.files.existing(file_ids)
+        found = await self.files.existing(file_ids, Action.READ)
         for file_id in file_ids:
             if file_id not in found:
                 raise NotFound(f"file `{file_id}` not found", param="file_id")

@@ -14,6 +14,8 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from stackmesh_common import access
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument, NotFound
 from stackmesh_common.paging import VECTOR_STORE_FILES, VECTOR_STORES, Page, page_limit, sort_order
 from stackmesh_vector_io.db_errors import connection
@@ -134,6 +136,19 @@ _FILE_COLUMNS = (
 )
 
 
+def _store_access(action: Action | None) -> tuple[str, list[Any]]:
+    """The condition keeping the stores (alias `s`) the caller may do `action` to; every
+    store without an action (internal reads: ingestion, the expiry sweep)."""
+    if action is None:
+        return "TRUE", []
+    return access.sql_filter(action, owner_column="s.owner", attributes_column="s.owner_attributes")
+
+
+def _store_not_found(store_id: str) -> NotFound:
+    # The same answer for a store the caller may not see as for one that does not exist.
+    return NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
+
+
 def _store_with_usage(row: tuple[Any, ...]) -> tuple[StoreRecord, StoreUsage]:
     return StoreRecord(*row[:10]), StoreUsage(FileCounts(*row[10:15]), row[15])
 
@@ -154,30 +169,36 @@ class StoreRepository:
     # Stores.
 
     async def create_store(
-        self, store_id: str, name: str | None, owner: str, provider_id: str, embedding_model: str, dimension: int,
+        self, store_id: str, name: str | None, provider_id: str, embedding_model: str, dimension: int,
         metadata: dict[str, Any], expires_after_days: int | None,
     ) -> StoreRecord:  # fmt: skip
+        """A new store of the caller's."""
         now = int(time.time())
         async with connection(self.pool) as conn:
             await conn.execute(
-                "INSERT INTO vector_stores (id, name, owner, provider_id, embedding_model, embedding_dimension, metadata,"
-                " expires_after_days, created_at, last_active_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (store_id, name, owner, provider_id, embedding_model, dimension, Jsonb(metadata), expires_after_days, now, now),
-            )
+                "INSERT INTO vector_stores (id, name, owner, owner_attributes, provider_id, embedding_model, embedding_dimension,"
+                " metadata, expires_after_days, created_at, last_active_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (store_id, name, access.owner(), access.owner_attributes_json(), provider_id, embedding_model, dimension,
+                 Jsonb(metadata), expires_after_days, now, now),
+            )  # fmt: skip
         return await self.get_store(store_id)
 
-    async def get_store(self, store_id: str) -> StoreRecord:
+    async def get_store(self, store_id: str, action: Action | None = None) -> StoreRecord:
+        """The store; with `action`, only if the caller may do it (else as absent as a missing
+        one). A store's files and file batches share its access: check it first."""
+        condition, args = _store_access(action)
         async with connection(self.pool) as conn:
-            row = await (await conn.execute(f"{_STORE} WHERE s.id = %s", (store_id,))).fetchone()
+            row = await (await conn.execute(f"{_STORE} WHERE s.id = %s AND {condition}", (store_id, *args))).fetchone()
         if row is None:
-            raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
+            raise _store_not_found(store_id)
         return StoreRecord(*row)
 
-    async def get_store_with_usage(self, store_id: str) -> tuple[StoreRecord, StoreUsage]:
+    async def get_store_with_usage(self, store_id: str, action: Action | None = None) -> tuple[StoreRecord, StoreUsage]:
+        condition, args = _store_access(action)
         async with connection(self.pool) as conn:
-            row = await (await conn.execute(f"{_STORE_WITH_USAGE} WHERE s.id = %s", (store_id,))).fetchone()
+            row = await (await conn.execute(f"{_STORE_WITH_USAGE} WHERE s.id = %s AND {condition}", (store_id, *args))).fetchone()
         if row is None:
-            raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
+            raise _store_not_found(store_id)
         return _store_with_usage(row)
 
     @staticmethod
@@ -189,17 +210,21 @@ class StoreRepository:
         return row[0]
 
     async def list_stores(self, limit: int | None, order: str, after: str, before: str) -> Page[tuple[StoreRecord, StoreUsage]]:
+        """The caller's page of the stores it may read; a cursor it may not read is unknown."""
         limit, order = page_limit(limit, VECTOR_STORES), sort_order(order)
         backwards = bool(before) and not after
         op, direction = _keyset(order, backwards)
+        readable, readable_args = _store_access(Action.READ)
         async with connection(self.pool) as conn:
-            where, args = "", []
+            where, args = f"WHERE {readable}", [*readable_args]
             if after or before:
                 cursor_id = after or before
                 seq = await self._cursor(
-                    conn, "SELECT seq FROM vector_stores WHERE id = %s", (cursor_id,), cursor_id, "after" if after else "before"
-                )
-                where, args = f"WHERE s.seq {op} %s", [seq]
+                    conn, f"SELECT s.seq FROM vector_stores s WHERE s.id = %s AND {readable}", (cursor_id, *readable_args),
+                    cursor_id, "after" if after else "before",
+                )  # fmt: skip
+                where += f" AND s.seq {op} %s"
+                args.append(seq)
             rows = await (
                 await conn.execute(f"{_STORE_WITH_USAGE} {where} ORDER BY s.seq {direction} LIMIT %s", [*args, limit + 1])
             ).fetchall()
@@ -211,7 +236,8 @@ class StoreRepository:
     async def update_store(
         self, store_id: str, name: str | None, expires_after_days: int | None, metadata: dict[str, Any] | None
     ) -> StoreRecord:
-        """Changes what is given (None leaves a field as it is); the update counts as activity."""
+        """Changes what is given (None leaves a field as it is) if the caller may; the update
+        counts as activity."""
         sets, args = ["last_active_at = %s"], [int(time.time())]
         if name is not None:
             sets.append("name = %s")
@@ -222,17 +248,22 @@ class StoreRepository:
         if metadata is not None:
             sets.append("metadata = %s")
             args.append(Jsonb(metadata))
+        writable, writable_args = _store_access(Action.WRITE)
         async with connection(self.pool) as conn:
-            updated = await conn.execute(f"UPDATE vector_stores SET {', '.join(sets)} WHERE id = %s", [*args, store_id])
+            updated = await conn.execute(
+                f"UPDATE vector_stores s SET {', '.join(sets)} WHERE s.id = %s AND {writable}", [*args, store_id, *writable_args]
+            )
         if updated.rowcount == 0:
-            raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
+            raise _store_not_found(store_id)
         return await self.get_store(store_id)
 
     async def delete_store(self, store_id: str) -> None:
+        """Deletes the store with its files and batches, if the caller may."""
+        writable, writable_args = _store_access(Action.WRITE)
         async with connection(self.pool) as conn:
-            deleted = await conn.execute("DELETE FROM vector_stores WHERE id = %s", (store_id,))
+            deleted = await conn.execute(f"DELETE FROM vector_stores s WHERE s.id = %s AND {writable}", (store_id, *writable_args))
         if deleted.rowcount == 0:
-            raise NotFound(f"vector store `{store_id}` not found", param="vector_store_id")
+            raise _store_not_found(store_id)
 
     async def touch_store(self, store: StoreRecord) -> None:
         """Moves last_active_at, which only stores with an expiry policy care about."""
@@ -245,23 +276,30 @@ class StoreRepository:
     # Files of stores.
 
     async def attach(self, store_id: str, attachments: list[Attachment], batch_id: str | None) -> list[StoreFileRecord]:
-        """Attaches files (again, if attached already: a new generation restarts ingestion)."""
+        """Attaches files (again, if attached already: a new generation restarts ingestion),
+        recording the caller as who attached them; the caller's access is checked before."""
         now = int(time.time())
+        owner, owner_attributes = access.owner(), access.owner_attributes_json()
         async with connection(self.pool) as conn:
             if batch_id is not None:
                 await conn.execute(
-                    "INSERT INTO vector_store_file_batches (id, vector_store_id, created_at) VALUES (%s, %s, %s)",
-                    (batch_id, store_id, now),
+                    "INSERT INTO vector_store_file_batches (id, vector_store_id, created_at, owner, owner_attributes)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (batch_id, store_id, now, owner, owner_attributes),
                 )
             async with conn.cursor() as cur:
                 await cur.executemany(
                     "INSERT INTO vector_store_files AS f (vector_store_id, file_id, batch_id, status, attributes, chunking,"
-                    " created_at) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s)"
+                    " created_at, owner, owner_attributes) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s, %s)"
                     " ON CONFLICT (vector_store_id, file_id) DO UPDATE SET generation = f.generation + 1,"
                     " batch_id = excluded.batch_id, status = 'in_progress', attributes = excluded.attributes,"
                     " chunking = excluded.chunking, usage_bytes = 0, chunk_count = 0,"
-                    " last_error_code = NULL, last_error_message = NULL",
-                    [(store_id, a.file_id, batch_id, Jsonb(a.attributes), Jsonb(a.chunking), now) for a in attachments],
+                    " last_error_code = NULL, last_error_message = NULL,"
+                    " owner = excluded.owner, owner_attributes = excluded.owner_attributes",
+                    [
+                        (store_id, a.file_id, batch_id, Jsonb(a.attributes), Jsonb(a.chunking), now, owner, owner_attributes)
+                        for a in attachments
+                    ],
                 )
             rows = await (
                 await conn.execute(

@@ -9,7 +9,7 @@ import grpc
 from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
 from stackmesh.vector_io.v1 import vector_store_pb2 as vs_pb
-from stackmesh_common.call_context import principal
+from stackmesh_common.access import Action
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument
 from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
@@ -84,9 +84,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         store_id = new_store_id()
         await provider.create_store(store_id, dimension)
         try:
-            record = await svc.stores.create_store(
-                store_id, name, principal.get(), provider_id, model.id, dimension, metadata, days
-            )
+            record = await svc.stores.create_store(store_id, name, provider_id, model.id, dimension, metadata, days)
         except BaseException:
             await provider.delete_store(store_id)
             raise
@@ -101,7 +99,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         return _page(pb.ListVectorStoresResponse, [convert.store(*item) for item in page.items], page.has_more)
 
     async def GetVectorStore(self, request: pb.GetVectorStoreRequest, context: Any) -> vs_pb.VectorStore:
-        return convert.store(*await self.svc.stores.get_store_with_usage(request.vector_store_id))
+        return convert.store(*await self.svc.stores.get_store_with_usage(request.vector_store_id, Action.READ))
 
     async def UpdateVectorStore(self, request: pb.UpdateVectorStoreRequest, context: Any) -> vs_pb.VectorStore:
         days = _expiry_days(request.expires_after) if request.HasField("expires_after") else None
@@ -111,13 +109,13 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         return convert.store(*await self.svc.stores.get_store_with_usage(record.id))
 
     async def DeleteVectorStore(self, request: pb.DeleteVectorStoreRequest, context: Any) -> pb.DeleteVectorStoreResponse:
-        record = await self.svc.stores.get_store(request.vector_store_id)
+        record = await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         await self.svc.stores.delete_store(record.id)
         await self.svc.provider(record.provider_id).delete_store(record.id)
         return pb.DeleteVectorStoreResponse(id=record.id, object="vector_store.deleted", deleted=True)
 
     async def SearchVectorStore(self, request: pb.SearchVectorStoreRequest, context: Any) -> pb.SearchVectorStoreResponse:
-        record = await self.svc.stores.get_store(request.vector_store_id)
+        record = await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         if record.expired:
             raise FailedPrecondition(f"vector store `{record.id}` has expired", param="vector_store_id")
         queries = query_text(plain(request.query) if request.HasField("query") else None)
@@ -152,7 +150,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
     async def CreateVectorStoreFile(
         self, request: pb.CreateVectorStoreFileRequest, context: grpc.aio.ServicerContext
     ) -> vs_pb.VectorStoreFile:
-        record = await self.svc.stores.get_store(request.vector_store_id)
+        record = await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         if not request.file_id:
             raise InvalidArgument("`file_id` is required", param="file_id")
         attributes = check_attributes(plain(request.attributes))
@@ -165,7 +163,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         return convert.store_file(settled)
 
     async def ListVectorStoreFiles(self, request: pb.ListVectorStoreFilesRequest, context: Any) -> pb.ListVectorStoreFilesResponse:
-        await self.svc.stores.get_store(request.vector_store_id)
+        await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         page = await self.svc.stores.list_files(
             request.vector_store_id, request.limit if request.HasField("limit") else None, request.order,
             request.after, request.before, request.filter,
@@ -173,28 +171,28 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         return _page(pb.ListVectorStoreFilesResponse, [convert.store_file(r) for r in page.items], page.has_more)
 
     async def GetVectorStoreFile(self, request: pb.GetVectorStoreFileRequest, context: grpc.aio.ServicerContext) -> vs_pb.VectorStoreFile:
-        await self.svc.stores.get_store(request.vector_store_id)
+        await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         record = await self.svc.stores.get_file(request.vector_store_id, request.file_id)
         if record.status == "in_progress":
             await context.send_initial_metadata((("openai-poll-after-ms", POLL_AFTER_MS),))
         return convert.store_file(record)
 
     async def UpdateVectorStoreFile(self, request: pb.UpdateVectorStoreFileRequest, context: Any) -> vs_pb.VectorStoreFile:
-        store = await self.svc.stores.get_store(request.vector_store_id)
+        store = await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         attributes = check_attributes(plain(request.attributes))
         record = await self.svc.stores.set_file_attributes(store.id, request.file_id, attributes)
         await self.svc.provider(store.provider_id).set_file_attributes(store.id, request.file_id, attributes)
         return convert.store_file(record)
 
     async def DeleteVectorStoreFile(self, request: pb.DeleteVectorStoreFileRequest, context: Any) -> pb.DeleteVectorStoreFileResponse:
-        store = await self.svc.stores.get_store(request.vector_store_id)
+        store = await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         await self.svc.detach(store.id, store.provider_id, request.file_id)
         return pb.DeleteVectorStoreFileResponse(id=request.file_id, object="vector_store.file.deleted", deleted=True)
 
     async def RetrieveVectorStoreFileContent(
         self, request: pb.RetrieveVectorStoreFileContentRequest, context: Any
     ) -> pb.RetrieveVectorStoreFileContentResponse:
-        store = await self.svc.stores.get_store(request.vector_store_id)
+        store = await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         record = await self.svc.stores.get_file(store.id, request.file_id)
         chunks = await self.svc.provider(store.provider_id).file_chunks(store.id, record.file_id)
         data = [convert.content(c, request.include_embeddings, request.include_metadata) for c in chunks]
@@ -214,7 +212,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
     async def CreateVectorStoreFileBatch(
         self, request: pb.CreateVectorStoreFileBatchRequest, context: grpc.aio.ServicerContext
     ) -> vs_pb.VectorStoreFileBatch:
-        record = await self.svc.stores.get_store(request.vector_store_id)
+        record = await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         if bool(request.file_ids) == bool(request.files):
             raise InvalidArgument("give exactly one of `file_ids` and `files`", param="file_ids")
         count = len(request.file_ids) or len(request.files)
@@ -248,7 +246,7 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
         return convert.batch(batch)
 
     async def GetVectorStoreFileBatch(self, request: pb.GetVectorStoreFileBatchRequest, context: Any) -> vs_pb.VectorStoreFileBatch:
-        await self.svc.stores.get_store(request.vector_store_id)
+        await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         batch = await self.svc.stores.get_batch(request.vector_store_id, request.batch_id)
         if batch.status == "in_progress":
             await context.send_initial_metadata((("openai-poll-after-ms", POLL_AFTER_MS),))
@@ -257,13 +255,13 @@ class VectorStoresServicer(pb_grpc.VectorStoresServiceServicer):
     async def CancelVectorStoreFileBatch(
         self, request: pb.CancelVectorStoreFileBatchRequest, context: Any
     ) -> vs_pb.VectorStoreFileBatch:
-        await self.svc.stores.get_store(request.vector_store_id)
+        await self.svc.stores.get_store(request.vector_store_id, Action.WRITE)
         return convert.batch(await self.svc.stores.cancel_batch(request.vector_store_id, request.batch_id))
 
     async def ListVectorStoreFileBatchFiles(
         self, request: pb.ListVectorStoreFileBatchFilesRequest, context: Any
     ) -> pb.ListVectorStoreFilesResponse:
-        await self.svc.stores.get_store(request.vector_store_id)
+        await self.svc.stores.get_store(request.vector_store_id, Action.READ)
         await self.svc.stores.get_batch(request.vector_store_id, request.batch_id)
         page = await self.svc.stores.list_files(
             request.vector_store_id, request.limit if request.HasField("limit") else None, request.order,

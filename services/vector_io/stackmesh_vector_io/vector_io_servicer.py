@@ -11,6 +11,7 @@ from google.protobuf import empty_pb2
 
 from stackmesh.vector_io.v1 import vector_io_service_pb2 as pb
 from stackmesh.vector_io.v1 import vector_io_service_pb2_grpc as pb_grpc
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.protojson import plain
 from stackmesh_vector_io import convert
@@ -60,7 +61,7 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
         self.svc = service
 
     async def InsertChunks(self, request: pb.InsertChunksRequest, context: Any) -> empty_pb2.Empty:
-        store = await self.svc.stores.get_store(request.vector_store_id or request.vector_db_id)
+        store = await self.svc.stores.get_store(request.vector_store_id or request.vector_db_id, Action.WRITE)
         if not request.chunks:
             raise InvalidArgument("`chunks` must be a non-empty list", param="chunks")
         expires_at = int(time.time()) + request.ttl_seconds if request.HasField("ttl_seconds") else None
@@ -104,7 +105,7 @@ class VectorIOServicer(pb_grpc.VectorIOServiceServicer):
         return empty_pb2.Empty()
 
     async def QueryChunks(self, request: pb.QueryChunksRequest, context: Any) -> pb.QueryChunksResponse:
-        store = await self.svc.stores.get_store(request.vector_store_id or request.vector_db_id)
+        store = await self.svc.stores.get_store(request.vector_store_id or request.vector_db_id, Action.READ)
         query = _text(plain(request.query) if request.HasField("query") else None, "query")
         params = plain(request.params)
         ranker, alpha, impact_factor = _ranker(params)

@@ -12,7 +12,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import BadRequestError
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import REQUEST_ID_HEADER, principal, request_id
+from stackmesh_common import access
+from stackmesh_common.call_context import REQUEST_ID_HEADER, request_id
 from stackmesh_common.config import ConfigError, NatsConfig
 from stackmesh_common.jobs.store import JobRecord, JobStore
 
@@ -157,7 +158,7 @@ class JobQueue:
         """Records the job for the caller and queues it. Idempotent by `job_id`: a second
         submit returns the first record. Once this returns the job is durable, even if
         NATS is down: the record is published when it is back."""
-        record, created = await self.store.create(job_id, kind.name, payload, owner=principal.get(), metadata=metadata, total=total)
+        record, created = await self.store.create(job_id, kind.name, payload, metadata=metadata, total=total)
         if not created:
             return record
         # The request id lets the worker's logs join the request's; the owner is in the record.
@@ -173,7 +174,9 @@ class JobQueue:
     async def cancel(self, kind: JobKind, job_id: str) -> JobRecord:
         """Flags the job and tells its worker; a scheduled job is cancelled here. Returns once
         the running worker confirmed (it then starts no new work), or after CANCEL_CONFIRM_S
-        when no worker answers (one that died; the flag ends the job on redelivery)."""
+        when no worker answers (one that died; the flag ends the job on redelivery). A job the
+        caller may not change is not found."""
+        await self.store.get(job_id, kind=kind.name, action=access.Action.WRITE)
         record = await self.store.request_cancel(job_id)
         if record.state == "in_progress":
             try:

@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg_pool import AsyncConnectionPool
 
-from stackmesh_common.call_context import REQUEST_ID_HEADER, principal, request_id
+from stackmesh_common.call_context import REQUEST_ID_HEADER, attributes, principal, request_id
 from stackmesh_common.errors import NotFound
 from stackmesh_common.jobs.queue import JobKind, ensure_stream, publish
 from stackmesh_common.jobs.store import JobRecord, JobStore, error_of
@@ -226,6 +226,7 @@ class JobRunner:
             return
         # The job runs for whoever submitted it: peer calls and jobs it submits carry them.
         principal.set(record.owner)
+        attributes.set(record.owner_attributes)
         started = await self.store.start(job_id)
         if started is None:
             # Its cancel was requested before a worker got to it.

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh.common.v1 import job_pb2
+from stackmesh_common import access
 from stackmesh_common.errors import FailedPrecondition, InvalidArgument, NotFound, StackmeshError
 from stackmesh_common.paging import JOBS, Page, page_limit, sort_order
 
@@ -43,7 +44,7 @@ _STATES = {
 _COLUMNS = (
     "id, kind, state, payload, owner, metadata, progress_completed, progress_total, phase, result, error, attempts,"
     " cancel_requested, extract(epoch from created_at)::int, extract(epoch from started_at)::int,"
-    " extract(epoch from completed_at)::int, extract(epoch from updated_at)::float8"
+    " extract(epoch from completed_at)::int, extract(epoch from updated_at)::float8, owner_attributes"
 )
 
 
@@ -67,6 +68,7 @@ class JobRecord:
     started_at: int | None
     completed_at: int | None
     updated_at: float
+    owner_attributes: dict[str, list[str]]
 
     @property
     def terminal(self) -> bool:
@@ -136,52 +138,58 @@ class JobStore:
         return None if row is None else _record(row)
 
     async def create(
-        self, job_id: str, kind: str, payload: Message, *, owner: str, metadata: dict[str, str] | None = None, total: int = 0
+        self, job_id: str, kind: str, payload: Message, *, metadata: dict[str, str] | None = None, total: int = 0
     ) -> tuple[JobRecord, bool]:
-        """Inserts a scheduled job; (record, False) when a job with this id already exists."""
+        """Inserts a scheduled job owned by the caller; (record, False) when a job with this id
+        already exists (one the caller may not see is a 409 as well: ids are global)."""
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "INSERT INTO jobs (id, kind, state, payload, owner, metadata, progress_total)"
-                    f" VALUES (%s, %s, 'scheduled', %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
-                    (job_id, kind, _pack(payload), owner, Jsonb(metadata or {}), total),
+                    "INSERT INTO jobs (id, kind, state, payload, owner, owner_attributes, metadata, progress_total)"
+                    f" VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
+                    (job_id, kind, _pack(payload), access.owner(), access.owner_attributes_json(), Jsonb(metadata or {}), total),
                 )
             ).fetchone()
         if row is not None:
             return _record(row), True
         return await self.get(job_id), False
 
-    async def get(self, job_id: str, *, kind: str | None = None, owner: str | None = None) -> JobRecord:
+    async def get(self, job_id: str, *, kind: str | None = None, action: access.Action | None = None) -> JobRecord:
+        """The job; with `action`, only if the caller may do it (else as absent as a missing
+        one: another tenant's job's existence is not leaked)."""
         async with self.pool.connection() as conn:
             row = await (await conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_id,))).fetchone()
-        # Another owner's job is as absent as a missing one: its existence is not leaked.
-        if row is None or (kind is not None and row[1] != kind) or (owner is not None and row[4] != owner):
+        if row is None or (kind is not None and row[1] != kind):
             raise NotFound(f"job `{job_id}` not found", param="job_id")
-        return _record(row)
+        record = _record(row)
+        if action is not None and not access.allows(record.owner, record.owner_attributes, action):
+            raise NotFound(f"job `{job_id}` not found", param="job_id")
+        return record
 
     async def list(
         self,
         kind: str,
         *,
-        owner: str | None = None,
         metadata: dict[str, str] | None = None,
         after: str = "",
         limit: int | None = None,
         order: str = "desc",
     ) -> Page[JobRecord]:
-        """A page of the kind's jobs; `metadata` keeps those whose metadata holds all its pairs."""
+        """A page of the kind's jobs the caller may see; `metadata` keeps those whose metadata
+        holds all its pairs."""
         limit, order = page_limit(limit, JOBS), sort_order(order)
         comparison = "<" if order == "desc" else ">"
-        conditions, args = ["kind = %s"], [kind]
-        if owner is not None:
-            conditions.append("owner = %s")
-            args.append(owner)
+        visible, visible_args = access.sql_filter()
+        conditions, args = ["kind = %s", visible], [kind, *visible_args]
         if metadata:
             conditions.append("metadata @> %s")
             args.append(Jsonb(metadata))
         async with self.pool.connection() as conn:
             if after:
-                cursor = await (await conn.execute("SELECT created_at, id FROM jobs WHERE id = %s AND kind = %s", (after, kind))).fetchone()
+                # A job the caller may not see is as unknown here as anywhere.
+                cursor = await (
+                    await conn.execute(f"SELECT created_at, id FROM jobs WHERE id = %s AND kind = %s AND {visible}", (after, kind, *visible_args))
+                ).fetchone()
                 if cursor is None:
                     raise InvalidArgument(f"`after` names an unknown {kind} job: {after}", param="after")
                 conditions.append(f"(created_at, id) {comparison} (%s, %s)")

@@ -7,7 +7,17 @@ from typing import Any
 
 import grpc
 
-from stackmesh_common.call_context import ANONYMOUS, PRINCIPAL_HEADER, REQUEST_ID_HEADER, principal, request_id, time_left
+from stackmesh_common.call_context import (
+    ANONYMOUS,
+    ATTRIBUTES_HEADER,
+    PRINCIPAL_HEADER,
+    REQUEST_ID_HEADER,
+    attributes,
+    encode_attributes,
+    principal,
+    request_id,
+    time_left,
+)
 from stackmesh_common.config import StackConfig
 from stackmesh_common.errors import DeadlineExceeded
 from stackmesh_common.server import MAX_MESSAGE_BYTES
@@ -27,13 +37,8 @@ _OPTIONS = [
 ]
 
 
-class CallContextInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds the served call's request id and principal, and never lets a peer call outlive
+class CallContextInterceptor:
+    """Adds the served call's request id, principal and its attributes, and never lets a peer call outlive
     the served call's deadline."""
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
@@ -42,6 +47,8 @@ class CallContextInterceptor(
             metadata.add(REQUEST_ID_HEADER, rid)
         if (who := principal.get()) != ANONYMOUS and PRINCIPAL_HEADER not in metadata:
             metadata.add(PRINCIPAL_HEADER, who)
+            if (attrs := attributes.get()) and ATTRIBUTES_HEADER not in metadata:
+                metadata.add(ATTRIBUTES_HEADER, encode_attributes(attrs))
         timeout = details.timeout
         left = time_left()
         if left is not None:
@@ -50,21 +57,32 @@ class CallContextInterceptor(
             timeout = left if timeout is None else min(timeout, left)
         return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
 
+
+# grpc.aio files an interceptor under the first of the four call kinds it implements (an
+# if/elif chain), so one object implementing all four would only see unary calls: each kind
+# gets an interceptor of its own.
+class _UnaryUnary(CallContextInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _UnaryStream(CallContextInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _StreamUnary(CallContextInterceptor, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(details), request_iterator)
 
+
+class _StreamStream(CallContextInterceptor, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(details), request_iterator)
 
 
 def peer_channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=_OPTIONS, interceptors=[CallContextInterceptor()])
+    return grpc.aio.insecure_channel(address, options=_OPTIONS, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])
 
 
 class Peers:

@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from stackmesh_common.call_context import ANONYMOUS, principal
+from stackmesh_common import access
+from stackmesh_common.access import Action
+from stackmesh_common.call_context import ANONYMOUS
 from stackmesh_common.errors import AlreadyExists, InvalidArgument, NotFound
 from stackmesh_common.peers import FilesClient
 from stackmesh_eval.datasets.formats import detect_format, iter_rows
@@ -53,7 +55,7 @@ class Datasets:
     ) -> DatasetRecord:
         check_purpose(purpose)
         dataset_id = check_id(dataset_id, "dataset_id", "dataset") if dataset_id else f"dataset-{uuid.uuid4().hex}"
-        record = DatasetRecord(dataset_id, purpose, {}, metadata, PROVIDER_ID, principal.get())
+        record = DatasetRecord(dataset_id, purpose, {}, metadata, PROVIDER_ID, access.owner(), owner_attributes=access.owner_attributes())
         kind = source.get("type")
         if kind == "rows":
             rows = source.get("rows") or []
@@ -71,13 +73,20 @@ class Datasets:
         raise InvalidArgument(f"`source.type` must be 'uri' or 'rows', got {kind!r}", param="source.type")
 
     async def register_shipped(self, dataset_id: str, purpose: str, path: Path, metadata: dict[str, Any]) -> DatasetRecord | None:
-        """A dataset the distribution ships (trusted: no local-root check); kept when already there."""
+        """A dataset the distribution ships (trusted: no local-root check), public to read; kept
+        when already there."""
         try:
-            return await self.store.get(dataset_id)
+            existing = await self.store.get(dataset_id, action=None)
         except NotFound:
             pass
+        else:
+            await self.store.mark_seeded(dataset_id)
+            return existing
         check_purpose(purpose)
-        record = DatasetRecord(check_id(dataset_id, "dataset_id", "dataset"), purpose, {"type": "uri", "uri": path.as_uri()}, metadata, PROVIDER_ID, ANONYMOUS)
+        record = DatasetRecord(
+            check_id(dataset_id, "dataset_id", "dataset"), purpose, {"type": "uri", "uri": path.as_uri()}, metadata, PROVIDER_ID, ANONYMOUS,
+            seeded=True,
+        )
         try:
             return await self._create_from_file(record, path, path.name, None)
         except AlreadyExists:
@@ -119,7 +128,7 @@ class Datasets:
     async def append(self, dataset_id: str, rows: list[dict[str, Any]]) -> int:
         if not rows:
             raise InvalidArgument("`rows` must hold at least one row", param="rows")
-        record = await self.store.get(dataset_id)
+        record = await self.store.get(dataset_id, action=Action.WRITE)
         texts = [
             row_json(normalize_row(record.purpose, i, row, where="rows"), i, "rows")
             for i, row in enumerate(rows)

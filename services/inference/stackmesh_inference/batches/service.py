@@ -10,7 +10,7 @@ from typing import Any
 from stackmesh.common.v1 import job_pb2
 from stackmesh.inference.v1 import batch_service_pb2 as pb
 from stackmesh.inference.v1 import batch_service_pb2_grpc as pb_grpc
-from stackmesh_common.call_context import principal
+from stackmesh_common.access import Action
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.jobs import JobKind, JobQueue
 from stackmesh_common.peers import FilesClient
@@ -100,7 +100,6 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
             )
         batch, created = await self.batches.repository.create(
             f"batch_{uuid.uuid4().hex}",
-            principal.get(),
             request.endpoint,
             request.input_file_id,
             request.completion_window,
@@ -113,11 +112,11 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
         return await self._proto(batch)
 
     async def GetBatch(self, request: pb.GetBatchRequest, context: Any) -> pb.Batch:
-        return await self._proto(await self.batches.repository.get(request.batch_id, principal.get()))
+        return await self._proto(await self.batches.repository.get(request.batch_id, Action.READ))
 
     async def ListBatches(self, request: pb.ListBatchesRequest, context: Any) -> pb.ListBatchesResponse:
         page = await self.batches.repository.list(
-            principal.get(), request.after if request.HasField("after") else "", request.limit if request.HasField("limit") else None
+            request.after if request.HasField("after") else "", request.limit if request.HasField("limit") else None
         )
         counts = await self.batches.repository.counts([b.id for b in page.items])
         data = [batch_to_proto(b, counts.get(b.id)) for b in page.items]
@@ -127,7 +126,7 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
         return response
 
     async def CancelBatch(self, request: pb.CancelBatchRequest, context: Any) -> pb.Batch:
-        batch = await self.batches.repository.get(request.batch_id, principal.get())
+        batch = await self.batches.repository.get(request.batch_id, Action.WRITE)
         if batch.status in FINAL:
             return await self._proto(batch)
         await self.batches.repository.set_status(batch.id, "cancelling")
@@ -138,6 +137,6 @@ class BatchesServicer(pb_grpc.BatchesServiceServicer):
         return await self._proto(await self.batches.repository.get(batch.id))
 
     async def WatchBatch(self, request: pb.WatchBatchRequest, context: Any) -> AsyncIterator[job_pb2.Job]:
-        await self.batches.repository.get(request.batch_id, principal.get())
+        await self.batches.repository.get(request.batch_id, Action.READ)
         async for record in self.batches.queue.store.watch(request.batch_id):
             yield record.to_proto()

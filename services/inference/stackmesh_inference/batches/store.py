@@ -1,4 +1,5 @@
-"""Batch rows and their lines in Postgres."""
+"""Batch rows and their lines in Postgres; a batch is its creator's, and reads and changes
+follow the access rules (stackmesh_common.access)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from stackmesh_common import access
+from stackmesh_common.access import Action
 from stackmesh_common.errors import AlreadyExists, InvalidArgument, NotFound
 from stackmesh_common.paging import BATCHES, Page, page_limit
 
@@ -81,25 +84,26 @@ class BatchRepository:
     async def create(
         self,
         batch_id: str,
-        owner: str,
         endpoint: str,
         input_file_id: str,
         completion_window: str,
         metadata: dict[str, str],
         idempotency_key: str | None,
     ) -> tuple[BatchRecord, bool]:
-        """A new batch in `validating`; with an idempotency key already used by this owner,
-        the earlier batch (same parameters) or a 409 (other parameters)."""
+        """A new batch of the caller's in `validating`; with an idempotency key the caller
+        already used, the earlier batch (same parameters) or a 409 (other parameters)."""
+        owner = access.owner()
         digest = params_hash(input_file_id, endpoint, completion_window, metadata)
         now = int(time.time())
         try:
             async with self.pool.connection() as conn:
                 row = await (
                     await conn.execute(
-                        "INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, metadata, status,"
-                        " idempotency_key, params_hash, created_at, expires_at)"
-                        f" VALUES (%s, %s, %s, %s, %s, %s, 'validating', %s, %s, %s, %s) RETURNING {_COLUMNS}",
-                        (batch_id, owner, endpoint, input_file_id, completion_window, Jsonb(metadata), idempotency_key, digest, now, now + WINDOW_S),
+                        "INSERT INTO batches (id, owner, owner_attributes, endpoint, input_file_id, completion_window, metadata,"
+                        " status, idempotency_key, params_hash, created_at, expires_at)"
+                        f" VALUES (%s, %s, %s, %s, %s, %s, %s, 'validating', %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                        (batch_id, owner, access.owner_attributes_json(), endpoint, input_file_id, completion_window, Jsonb(metadata),
+                         idempotency_key, digest, now, now + WINDOW_S),
                     )
                 ).fetchone()
             return BatchRecord(*row), True
@@ -119,27 +123,36 @@ class BatchRepository:
                 ) from None
             return BatchRecord(*row[:-1]), False
 
-    async def get(self, batch_id: str, owner: str | None = None) -> BatchRecord:
+    async def get(self, batch_id: str, action: Action | None = None) -> BatchRecord:
+        """The batch; with `action`, only if the caller may do it (else as absent as a missing
+        one); without, unchecked (the batch's own job)."""
+        condition, args = access.sql_filter(action) if action is not None else ("TRUE", [])
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = %s", (batch_id,))).fetchone()
-        if row is None or (owner is not None and row[1] != owner):
+            row = await (
+                await conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = %s AND {condition}", (batch_id, *args))
+            ).fetchone()
+        if row is None:
             raise NotFound(f"batch `{batch_id}` not found", param="batch_id")
         return BatchRecord(*row)
 
-    async def list(self, owner: str, after: str, limit: int | None) -> Page[BatchRecord]:
+    async def list(self, after: str, limit: int | None) -> Page[BatchRecord]:
+        """A page of the batches the caller may read, newest first; a cursor it may not read is unknown."""
         limit = page_limit(limit, BATCHES)
-        args: list[Any] = [owner]
+        readable, readable_args = access.sql_filter(Action.READ)
+        args: list[Any] = [*readable_args]
         condition = ""
         async with self.pool.connection() as conn:
             if after:
-                cursor = await (await conn.execute("SELECT seq FROM batches WHERE id = %s AND owner = %s", (after, owner))).fetchone()
+                cursor = await (
+                    await conn.execute(f"SELECT seq FROM batches WHERE id = %s AND {readable}", (after, *readable_args))
+                ).fetchone()
                 if cursor is None:
                     raise InvalidArgument(f"`after` names an unknown batch: {after}", param="after")
                 condition = " AND seq < %s"
                 args.extend(cursor)
             rows = await (
                 await conn.execute(
-                    f"SELECT {_COLUMNS} FROM batches WHERE owner = %s{condition} ORDER BY seq DESC LIMIT %s",
+                    f"SELECT {_COLUMNS} FROM batches WHERE {readable}{condition} ORDER BY seq DESC LIMIT %s",
                     (*args, limit + 1),
                 )
             ).fetchall()

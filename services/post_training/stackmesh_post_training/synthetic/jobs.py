@@ -142,9 +142,13 @@ class SyntheticHandler:
         try:
             await self.peers.eval.register_dataset(PURPOSE, rows, metadata, timeout_s=timeout_s, dataset_id=dataset_id)
         except AlreadyExists:
-            # Written by a delivery that died before its ack, unless someone took the id meanwhile.
-            dataset = await self.peers.eval.dataset(dataset_id, timeout_s=timeout_s, param="dataset_id")
-            if plain(dataset.metadata).get("synthetic_data_job") != job.id:
+            # Written by a delivery that died before its ack, unless someone took the id meanwhile
+            # (another tenant's dataset, which the job's owner cannot even read, included).
+            try:
+                dataset = await self.peers.eval.dataset(dataset_id, timeout_s=timeout_s, param="dataset_id")
+            except NotFound:
+                dataset = None
+            if dataset is None or plain(dataset.metadata).get("synthetic_data_job") != job.id:
                 raise PermanentJobError(f"the dataset `{dataset_id}` was registered by someone else while the job ran") from None
         except REFUSALS as exc:
             raise PermanentJobError(f"writing the dataset `{dataset_id}`: {exc.message}") from None

@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator
 from stackmesh.common.v1 import job_pb2
 from stackmesh.synthetic_data.v1 import synthetic_data_service_pb2 as pb
 from stackmesh.synthetic_data.v1 import synthetic_data_service_pb2_grpc as pb_grpc
+from stackmesh_common.access import Action
 from stackmesh_common.errors import AlreadyExists, NotFound
 from stackmesh_common.jobs import JobKind, JobQueue, JobRecord
 from stackmesh_common.peers import Peers
@@ -57,9 +58,10 @@ class SyntheticDataServicer(pb_grpc.SyntheticDataGenerationServiceServicer):
         page = await self.queue.store.list(KIND, after=request.after, limit=request.limit if request.HasField("limit") else None)
         return pb.ListGenerationJobsResponse(data=[r.to_proto() for r in page.items], has_more=page.has_more)
 
-    async def _job(self, job_id: str) -> JobRecord:
+    async def _job(self, job_id: str, action: Action = Action.READ) -> JobRecord:
+        """The job, if the caller may do `action` to it; another tenant's is as absent as a missing one."""
         try:
-            return await self.queue.store.get(job_id, kind=KIND)
+            return await self.queue.store.get(job_id, kind=KIND, action=action)
         except NotFound:
             raise NotFound(f"The synthetic data generation job `{job_id}` does not exist", param="job_id", reason="job_not_found") from None
 
@@ -67,7 +69,7 @@ class SyntheticDataServicer(pb_grpc.SyntheticDataGenerationServiceServicer):
         return (await self._job(request.job_id)).to_proto()
 
     async def CancelGenerationJob(self, request: pb.CancelGenerationJobRequest, context: Any) -> job_pb2.Job:
-        await self._job(request.job_id)
+        await self._job(request.job_id, Action.WRITE)
         return (await self.queue.cancel(self.kind, request.job_id)).to_proto()
 
     async def WatchGenerationJob(self, request: pb.WatchGenerationJobRequest, context: Any) -> AsyncIterator[job_pb2.Job]:

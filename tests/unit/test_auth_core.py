@@ -1,0 +1,188 @@
+"""The pieces of authentication without a stack: access rules, quota arithmetic, JWT checks,
+distribution variants (`extends`) and the gateway's rendered auth and TLS config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from stackmesh_auth.identity import Identity, KeyLimits
+from stackmesh_auth.jwt_tokens import JwtVerifier
+from stackmesh_auth.quotas import Quotas, limits_for
+from stackmesh_common import access
+from stackmesh_common.access import AccessPolicy, Action
+from stackmesh_common.call_context import attributes, principal
+from stackmesh_common.config import AccessConfig, ConfigError, JwtConfig, QuotasConfig, load_config
+from stackmesh_common.errors import Unauthenticated
+from stackmesh_gateway.render import render
+from tests.support.jwt_issuer import AUDIENCE, ISSUER, JwtIssuer
+
+REPO = Path(__file__).resolve().parents[2]
+DESCRIPTOR = REPO / "build" / "stackmesh.binpb"
+
+
+def as_caller(name: str, attrs: dict[str, list[str]] | None = None):
+    """Runs a function with the call context of `name` (a copy, so tests do not leak it)."""
+    context = contextvars.copy_context()
+    context.run(principal.set, name)
+    context.run(attributes.set, attrs or {})
+    return context.run
+
+
+@pytest.fixture(autouse=True)
+def team_policy():
+    access.configure(AccessPolicy.from_config(AccessConfig(shared={"team": ["read"]})))
+    yield
+    access.configure(AccessPolicy())
+
+
+class TestAccess:
+    def test_owners_do_everything(self):
+        run = as_caller("alice", {"team": ["red"]})
+        assert run(access.allows, "alice", {}, Action.WRITE)
+
+    def test_a_teammate_reads_but_does_not_change(self):
+        run = as_caller("bob", {"team": ["blue", "red"]})
+        assert run(access.allows, "alice", {"team": ["red"]}, Action.READ)
+        assert not run(access.allows, "alice", {"team": ["red"]}, Action.WRITE)
+
+    def test_another_tenant_sees_nothing(self):
+        run = as_caller("mallory", {"team": ["green"], "project": ["red"]})
+        assert not run(access.allows, "alice", {"team": ["red"]}, Action.READ)
+        assert not run(access.allows, "alice", {}, Action.READ)
+
+    def test_admins_do_everything(self):
+        run = as_caller("ops", {"roles": ["admin"]})
+        assert run(access.allows, "alice", {"team": ["red"]}, Action.WRITE)
+        assert run(access.sql_filter) == ("TRUE", [])
+
+    def test_the_sql_filter_names_the_owner_and_each_shared_attribute(self):
+        run = as_caller("bob", {"team": ["red", "blue"], "roles": ["viewer"]})
+        assert run(access.sql_filter, Action.READ) == ("(owner = %s OR owner_attributes -> %s ?| %s)", ["bob", "team", ["red", "blue"]])
+        # Writes are not shared by team.
+        assert run(access.sql_filter, Action.WRITE, owner_column="f.owner") == ("(f.owner = %s)", ["bob"])
+
+
+class TestQuotas:
+    def test_a_keys_own_limit_beats_an_attribute_rule_which_beats_the_default(self):
+        config = QuotasConfig.model_validate(
+            {"default": {"requests_per_minute": 100, "tokens_per_day": 1000}, "by_attribute": [{"attribute": "tier", "value": "free", "requests_per_minute": 10}]}
+        )
+        assert limits_for(Identity("a"), config).requests_per_minute == 100
+        free = Identity("b", {"tier": ["free"]})
+        assert (limits_for(free, config).requests_per_minute, limits_for(free, config).tokens_per_day) == (10, 0)
+        own = Identity("c", {"tier": ["free"]}, KeyLimits(requests_per_minute=0))
+        assert limits_for(own, config).requests_per_minute == 0  # 0: unlimited
+
+    def test_the_n_plus_first_request_in_a_minute_is_refused_with_a_wait(self):
+        quotas = Quotas(pool=None, config=QuotasConfig())  # type: ignore[arg-type]
+        limits = QuotasConfig().default.model_copy(update={"requests_per_minute": 3})
+        assert [quotas.check_request("p", limits) for _ in range(3)] == [None] * 3
+        refusal = quotas.check_request("p", limits)
+        assert refusal is not None and refusal.error.http_status == 429 and 1 <= refusal.retry_after_s <= 20
+        assert quotas.check_request("q", limits) is None
+
+
+class TestJwt:
+    @pytest.fixture
+    def issuer(self) -> JwtIssuer:
+        return JwtIssuer()
+
+    @pytest.fixture
+    def verifier(self, issuer: JwtIssuer, tmp_path: Path) -> JwtVerifier:
+        jwks = issuer.write_jwks(tmp_path / "jwks.json")
+        return JwtVerifier(JwtConfig.model_validate(issuer.config(jwks)), jwks)
+
+    def test_claims_become_the_principal_and_its_attributes(self, issuer, verifier):
+        identity = asyncio.run(verifier.verify(issuer.token("erin", groups=["red", "blue"], roles="admin")))
+        assert identity == Identity("erin", {"team": ["red", "blue"], "roles": ["admin"]})
+
+    @pytest.mark.parametrize(
+        "token_of",
+        [
+            lambda issuer: JwtIssuer().token("erin"),  # another key, same kid
+            lambda issuer: issuer.token("erin", expires_in=-300),
+            lambda issuer: issuer.token("erin", audience="other"),
+            lambda issuer: issuer.token("erin", issuer="https://other/"),
+            lambda issuer: issuer.token("has spaces"),
+            lambda issuer: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJlcmluIn0.",  # alg none
+        ],
+    )
+    def test_forged_expired_or_misaddressed_tokens_are_refused(self, issuer, verifier, token_of):
+        with pytest.raises(Unauthenticated):
+            asyncio.run(verifier.verify(token_of(issuer)))
+
+    def test_a_config_needs_exactly_one_key_source(self):
+        with pytest.raises(ValueError):
+            JwtVerifier(JwtConfig(issuer=ISSUER, audience=AUDIENCE), None)
+
+
+class TestDistributionVariants:
+    def test_local_auth_is_local_with_auth_on(self):
+        local = load_config(REPO / "deploy/distributions/local.yaml")
+        variant = load_config(REPO / "deploy/distributions/local-auth.yaml")
+        assert (local.auth.enabled, variant.auth.enabled, variant.name) == (False, True, "local-auth")
+        assert variant.services == local.services
+        assert variant.auth.access == local.auth.access
+        assert variant.auth.quotas.default.requests_per_minute > 0
+
+    def test_null_removes_a_service_and_cycles_are_refused(self, tmp_path):
+        (tmp_path / "small.yaml").write_text(f"extends: {REPO}/deploy/distributions/local.yaml\nname: small\nservices: {{safety: null}}\n")
+        assert "safety" not in load_config(tmp_path / "small.yaml").services
+        (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+        (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+        with pytest.raises(ConfigError, match="extends itself"):
+            load_config(tmp_path / "a.yaml")
+
+
+def _listener_and_filters(config) -> tuple[dict, dict]:
+    rendered = render(config, DESCRIPTOR)
+    listener = rendered["static_resources"]["listeners"][0]
+    return rendered, listener["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+class TestGatewayConfig:
+    def test_auth_on_checks_after_the_transcoder_and_exempts_health(self):
+        rendered, hcm = _listener_and_filters(load_config(REPO / "deploy/distributions/local-auth.yaml"))
+        names = [f["name"] for f in hcm["http_filters"]]
+        assert names.index("envoy.filters.http.ext_authz") == names.index("envoy.filters.http.grpc_json_transcoder") + 1
+        authz = hcm["http_filters"][names.index("envoy.filters.http.ext_authz")]["typed_config"]
+        assert authz["failure_mode_allow"] is False
+        assert "auth" in [c["name"] for c in rendered["static_resources"]["clusters"]]
+        health = next(r for r in hcm["route_config"]["virtual_hosts"][0]["routes"] if r["match"].get("path") == "/healthz")
+        assert health["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["disabled"] is True
+
+    def test_auth_off_drops_claimed_identity_headers(self):
+        _, hcm = _listener_and_filters(load_config(REPO / "deploy/distributions/local.yaml"))
+        assert "envoy.filters.http.ext_authz" not in [f["name"] for f in hcm["http_filters"]]
+        assert hcm["route_config"]["virtual_hosts"][0]["request_headers_to_remove"] == ["x-stackmesh-principal", "x-stackmesh-attributes"]
+
+    def test_tls_serves_the_configured_certificate_and_refuses_a_missing_one(self, tmp_path):
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+        )  # fmt: skip
+        (tmp_path / "gateway.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (tmp_path / "gateway.key").write_bytes(
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        )
+        env = {"STACKMESH_STATE_DIR": str(tmp_path), "STACKMESH_GATEWAY__TLS__CERT_FILE": "gateway.crt", "STACKMESH_GATEWAY__TLS__KEY_FILE": "gateway.key"}
+        config = load_config(REPO / "deploy/distributions/local.yaml", env=env)
+        rendered = render(config, DESCRIPTOR)
+        socket = rendered["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"]
+        certificate = socket["typed_config"]["common_tls_context"]["tls_certificates"][0]
+        assert certificate["certificate_chain"]["filename"] == str(tmp_path / "gateway.crt")
+        missing = load_config(REPO / "deploy/distributions/local.yaml", env={**env, "STACKMESH_GATEWAY__TLS__KEY_FILE": "nope.key"})
+        with pytest.raises(ConfigError, match="private key file"):
+            render(missing, DESCRIPTOR)
