@@ -7,13 +7,16 @@ distribution does not deploy that API.
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stackmesh_common.config import StackConfig
+from stackmesh_common.call_context import ATTRIBUTES_HEADER, ERROR_CODE_HEADER, ERROR_TYPE_HEADER, PRINCIPAL_HEADER
+from stackmesh_common.config import ConfigError, StackConfig
 from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths, upload_bindings
+from stackmesh_gateway.openapi import OPENAPI_PATH, build_openapi
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 BUFFER_FILTER = "envoy.filters.http.buffer"
@@ -25,6 +28,14 @@ _LUA_MAGIC = set("^$()%.[]*+-?")
 STREAM_IDLE_TIMEOUT_S = 120
 # A crashed service is restarted within about a second (deploy/launcher's supervisor).
 UNAVAILABLE_RETRY_AFTER_S = 1
+# The largest answer the transcoder turns into JSON: the largest message a service sends
+# (stackmesh_common.server.MAX_MESSAGE_BYTES).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
+# Answered without credentials when auth is on.
+PUBLIC_PATHS = ("/healthz", "/v1/openapi.json")
+# Only the gateway's auth check may say who a caller is.
+IDENTITY_HEADERS = (PRINCIPAL_HEADER, ATTRIBUTES_HEADER)
 
 
 def _family(service: GrpcService, config: StackConfig) -> str:
@@ -52,6 +63,37 @@ def _local_reply_mapper(status: int, message: str, error_type: str, code: str) -
     return {"filter": _status_filter(status), "body_format_override": _json_error(message, error_type, code)}
 
 
+def _auth_refusal_mappers() -> list[dict[str, Any]]:
+    """The auth check's 401, 403 and 429: the refusal's body is its message, and headers say
+    its type and code. REST callers get OpenAI's envelope; native gRPC callers the message
+    as the status's (Envoy turns a local reply to a gRPC call into a gRPC status)."""
+    refused = {"or_filter": {"filters": [_status_filter(status) for status in (401, 403, 429)]}}
+    native_grpc = {
+        "and_filter": {
+            "filters": [
+                {"header_filter": {"header": {"name": "content-type", "string_match": {"prefix": "application/grpc"}}}},
+                # The transcoder keeps a REST call's path here; a native gRPC call has none.
+                {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}}},
+            ]
+        }
+    }
+    envelope = {
+        "content_type": "application/json",
+        "json_format": {
+            "error": {
+                "message": "%LOCAL_REPLY_BODY%",
+                "type": f"%RESP({ERROR_TYPE_HEADER})%",
+                "param": None,
+                "code": f"%RESP({ERROR_CODE_HEADER})%",
+            }
+        },
+    }
+    return [
+        {"filter": {"and_filter": {"filters": [refused, native_grpc]}}, "body_format_override": {"text_format": "%LOCAL_REPLY_BODY%"}},
+        {"filter": refused, "body_format_override": envelope},
+    ]
+
+
 def _unavailable_mapper() -> dict[str, Any]:
     """Envoy's 503 when a service does not answer (down, or being restarted by its supervisor):
     a message that says what to do, and Retry-After, which clients like the openai SDK honour."""
@@ -63,6 +105,12 @@ def _unavailable_mapper() -> dict[str, Any]:
         **_local_reply_mapper(503, message, "api_error", "service_unavailable"),
         "headers_to_add": [{"header": {"key": "retry-after", "value": str(UNAVAILABLE_RETRY_AFTER_S)}}],
     }
+
+
+def _direct_ok_mapper() -> dict[str, Any]:
+    """The gateway's own 200s (/healthz, /v1/openapi.json) keep their body: the default
+    body_format would wrap it in the error envelope. The route sets their Content-Type."""
+    return {"filter": _status_filter(200), "body_format_override": {"text_format": "%LOCAL_REPLY_BODY%"}}
 
 
 def _upload_refused_mapper() -> dict[str, Any]:
@@ -113,10 +161,37 @@ DOWNLOAD_HEADERS = [
 ]
 
 
-def _routes(services: list[GrpcService], config: StackConfig) -> list[dict[str, Any]]:
+def _openapi_route(openapi: Path | None) -> list[dict[str, Any]]:
+    """GET /v1/openapi.json: the document write_openapi wrote, served by Envoy itself."""
+    if openapi is None:
+        return []
+    return [
+        {
+            "match": {"path": OPENAPI_PATH},
+            "direct_response": {"status": 200, "body": {"filename": str(openapi.resolve())}},
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+        }
+    ]
+
+
+def write_openapi(config: StackConfig, descriptor: Path, directory: Path) -> Path:
+    """Writes openapi.json, the OpenAPI document of the APIs the distribution deploys, into
+    `directory` (beside envoy.yaml) and returns its path, for render's `openapi`."""
+    deployed = [s.full_name for s in load_services(descriptor) if _family(s, config) in config.services]
+    path = directory / "openapi.json"
+    path.write_text(json.dumps(build_openapi(descriptor, deployed), separators=(",", ":")))
+    return path
+
+
+def _routes(services: list[GrpcService], config: StackConfig, openapi: Path | None = None) -> list[dict[str, Any]]:
     gateway = config.gateway
     routes: list[dict[str, Any]] = [
-        {"match": {"path": "/healthz"}, "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
+        {
+            "match": {"path": "/healthz"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "text/plain"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+        },
+        *_openapi_route(openapi),
         *_upload_routes(services, config),
     ]
     retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}]}
@@ -190,8 +265,52 @@ def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
     )
 
 
-def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
-    """The Envoy bootstrap config as a dict (write it as YAML or JSON)."""
+def _ext_authz_filter(config: StackConfig) -> dict[str, Any]:
+    """Asks the auth service about every request, after the transcoder so that REST and gRPC
+    calls both arrive as /package.Service/Method. Fails closed: no answer is a 503."""
+    return {
+        "name": EXT_AUTHZ_FILTER,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "grpc_service": {"envoy_grpc": {"cluster_name": config.auth.service}, "timeout": _seconds(config.auth.check_timeout_s)},
+            "transport_api_version": "V3",
+            # The check reads only the credential (and the path, which it always gets).
+            "allowed_headers": {"patterns": [{"exact": "authorization"}]},
+            "failure_mode_allow": False,
+            "status_on_error": {"code": 503},
+        },
+    }
+
+
+def _exempt_public_paths(routes: list[dict[str, Any]]) -> None:
+    disabled = {"@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", "disabled": True}
+    for route in routes:
+        if route["match"].get("path") in PUBLIC_PATHS:
+            route.setdefault("typed_per_filter_config", {})[EXT_AUTHZ_FILTER] = disabled
+
+
+def _tls_transport_socket(config: StackConfig) -> dict[str, Any]:
+    tls = config.gateway.tls
+    assert tls is not None
+    files = {"certificate_chain": tls.cert_file, "private_key": tls.key_file}
+    for name, path in files.items():
+        if not config.state_path(path).is_file():
+            raise ConfigError(f"gateway.tls: the {name.replace('_', ' ')} file {config.state_path(path)} does not exist")
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "common_tls_context": {
+                "tls_certificates": [{name: {"filename": str(config.state_path(path).resolve())} for name, path in files.items()}],
+                "alpn_protocols": ["h2", "http/1.1"],
+            },
+        },
+    }
+
+
+def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -> dict[str, Any]:
+    """The Envoy bootstrap config as a dict (write it as YAML or JSON); with `openapi` (the
+    file write_openapi wrote), it serves that file at GET /v1/openapi.json."""
     gateway = config.gateway
     services = [s for s in load_services(descriptor) if any(m.bindings for m in s.methods)]
     access_log = {
@@ -213,6 +332,16 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
             },
         },
     }
+    routes = _routes(services, config, openapi)
+    virtual_host: dict[str, Any] = {"name": "all", "domains": ["*"], "routes": routes}
+    if config.auth.enabled:
+        if config.auth.service not in config.services:
+            raise ConfigError(f"auth is enabled but distribution {config.name!r} has no {config.auth.service!r} service to check callers")
+        _exempt_public_paths(routes)
+    else:
+        # Every caller is anonymous: a header claiming otherwise is dropped. (With auth on, the
+        # check overwrites both; removing them here would undo that, as the router runs last.)
+        virtual_host["request_headers_to_remove"] = list(IDENTITY_HEADERS)
     hcm = {
         "@type": HCM,
         "stat_prefix": "gateway",
@@ -225,7 +354,9 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
         "access_log": [access_log],
         "local_reply_config": {
             "mappers": [
+                _direct_ok_mapper(),
                 _upload_refused_mapper(),
+                *_auth_refusal_mappers(),
                 _local_reply_mapper(400, "%LOCAL_REPLY_BODY%", "invalid_request_error", "invalid_request"),
                 _local_reply_mapper(404, "Unknown route %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "invalid_request_error", "not_found"),
                 _local_reply_mapper(413, f"Request body is larger than the {gateway.max_request_bytes} byte limit", "invalid_request_error", "request_too_large"),
@@ -235,7 +366,12 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
             ],
             "body_format": _json_error("%LOCAL_REPLY_BODY%", "api_error", "http_%RESPONSE_CODE%"),
         },
-        "route_config": {"name": "stackmesh", "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": _routes(services, config)}]},
+        "route_config": {
+            "name": "stackmesh",
+            "virtual_hosts": [virtual_host],
+            # Envoy refuses a direct_response file over this (4 KiB by default).
+            "max_direct_response_body_size_bytes": max(4096, openapi.stat().st_size if openapi else 0),
+        },
         "http_filters": [
             {
                 "name": BUFFER_FILTER,
@@ -267,12 +403,22 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
                         "stream_sse_style_delimited": True,
                     },
                     "request_validation_options": {"reject_binding_body_field_collisions": True},
+                    # Unset, both are the 1 MiB stream buffer: a prompt of 1.5 MB was stored, and
+                    # then every GET of it (and every list holding it) was a 500.
+                    "max_request_body_size": gateway.max_request_bytes,
+                    "max_response_body_size": MAX_RESPONSE_BYTES,
                 },
             },
+            *([_ext_authz_filter(config)] if config.auth.enabled else []),
             {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
     }
     families = sorted({_family(s, config) for s in services} & set(config.services))
+    if config.auth.enabled and config.auth.service not in families:
+        families.append(config.auth.service)
+    chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+    if gateway.tls is not None:
+        chain["transport_socket"] = _tls_transport_socket(config)
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": gateway.admin_port}}},
         "static_resources": {
@@ -280,7 +426,7 @@ def render(config: StackConfig, descriptor: Path) -> dict[str, Any]:
                 {
                     "name": "public",
                     "address": {"socket_address": {"address": gateway.host, "port_value": gateway.port}},
-                    "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+                    "filter_chains": [chain],
                 }
             ],
             "clusters": [

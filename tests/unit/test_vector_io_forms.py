@@ -134,6 +134,18 @@ async def test_multipart_streams_the_file_whatever_the_piece_size(piece):
     assert form.fields == {"purpose": "assistants", "expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"}
 
 
+async def test_multipart_names_outside_latin_1_are_read_as_utf_8():
+    """Browsers send a part's name and filename as raw UTF-8; "文件.txt" was once a 500."""
+    body = (
+        '--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n'
+        '--b\r\nContent-Disposition: form-data; name="名"\r\n\r\nv\r\n'
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="文件.txt"\r\n\r\nhi\r\n--b--\r\n'
+    ).encode()
+    form, writer = await upload("multipart/form-data; boundary=b", body, 64)
+    assert form.file is not None and form.file.filename == "文件.txt" and bytes(writer.data) == b"hi"
+    assert form.fields == {"purpose": "assistants", "名": "v"}
+
+
 async def test_multipart_without_a_file_part_is_refused():
     request = httpx.Request("POST", "http://x", data={"purpose": "assistants"}, files={"document": ("a.txt", b"x")})
     content_type, body = request.headers["content-type"], request.read()

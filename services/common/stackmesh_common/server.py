@@ -14,6 +14,7 @@ from stackmesh_common.interceptors import ServiceInterceptor
 
 # Large enough for batched embeddings and long chat histories.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_METADATA_BYTES = 96 * 1024
 
 
 @dataclass
@@ -63,6 +64,11 @@ async def start_server(bind_address: str, servicers: list[Servicer], service: st
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # Above the 60 KiB of headers the gateway takes (the transcoder forwards them, the
+            # REST path included): a long URL gets Envoy's 431, not RESOURCE_EXHAUSTED (a 429)
+            # from here, at random between gRPC's default 8 KiB soft and 16 KiB hard limits.
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )

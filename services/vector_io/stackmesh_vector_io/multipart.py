@@ -94,7 +94,9 @@ class MultipartUpload:
         self._header_value.clear()
 
     def _on_headers_finished(self) -> None:
-        _, params = parse_options_header(self._part.headers.get("content-disposition", ""))
+        # As bytes: the parser reads them as latin-1 and hands back the raw bytes of a UTF-8
+        # name, where a str must be latin-1 encodable ("文件.txt" made it raise).
+        _, params = parse_options_header(self._part.headers.get("content-disposition", "").encode("utf-8"))
         self._part.name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         self._part.filename = filename.decode("utf-8", "replace") if filename is not None else None
