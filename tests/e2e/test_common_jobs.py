@@ -13,6 +13,7 @@ from google.protobuf import struct_pb2
 
 from stackmesh.common.v1 import job_pb2
 from stackmesh_common import jobs
+from stackmesh_common.call_context import principal
 from stackmesh_common.db import migrate, open_pool
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.service import COMMON_MIGRATIONS
@@ -274,6 +275,13 @@ async def test_list_pages_a_kinds_jobs_newest_first(runtime):
     rest = await queue.store.list(kind.name, after=first.items[-1].id, limit=2)
     assert [r.id for r in rest.items] == ids[:1] and not rest.has_more
     assert [r.id for r in (await queue.store.list(kind.name, order="asc")).items] == ids
-    assert (await queue.store.list(kind.name, owner="someone-else")).items == []
+    # Another caller sees none of them, and their ids are no cursor for it either.
+    principal.set("someone-else")
+    try:
+        assert (await queue.store.list(kind.name)).items == []
+        with pytest.raises(InvalidArgument, match="unknown"):
+            await queue.store.list(kind.name, after=ids[0])
+    finally:
+        principal.set("anonymous")
     with pytest.raises(InvalidArgument, match="unknown"):
         await queue.store.list(kind.name, after="nope")
