@@ -41,8 +41,8 @@ class JwtVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
-        self._verified: dict[str, Identity] = {}
-        self._expiry: dict[str, float] = {}
+        # token -> (its identity, its exp claim)
+        self._verified: dict[str, tuple[Identity, float]] = {}
 
     def _read_jwks(self) -> dict[str, jwt.PyJWK]:
         if self._file is not None:
@@ -100,8 +100,8 @@ class JwtVerifier:
 
     async def verify(self, token: str) -> Identity:
         now = time.time()
-        if (identity := self._verified.get(token)) is not None and self._expiry[token] > now:
-            return identity
+        if (cached := self._verified.get(token)) is not None and cached[1] > now:
+            return cached[0]
         try:
             header = jwt.get_unverified_header(token)
             key = await self._key(str(header.get("kid", "")))
@@ -121,7 +121,5 @@ class JwtVerifier:
         identity = self._identity(claims)
         if len(self._verified) >= CACHE_MAX:
             self._verified.clear()
-            self._expiry.clear()
-        self._verified[token] = identity
-        self._expiry[token] = float(claims["exp"])
+        self._verified[token] = (identity, float(claims["exp"]))
         return identity
