@@ -32,6 +32,12 @@ UNAVAILABLE_RETRY_AFTER_S = 1
 # (stackmesh_common.server.MAX_MESSAGE_BYTES).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
+# The Lua filter in front of ext_authz that remembers its recent answers (auth_cache.lua):
+# it marks a miss with this dynamic metadata, and only then does ext_authz run.
+AUTH_CACHE_FILTER = "stackmesh.auth_cache"
+AUTH_CACHE_CHECK_KEY = "check"
+# Entries per Envoy worker before the cache starts over.
+AUTH_CACHE_MAX_ENTRIES = 10_000
 # Answered without credentials when auth is on.
 PUBLIC_PATHS = ("/healthz", "/v1/openapi.json")
 # Only the gateway's auth check may say who a caller is.
@@ -265,9 +271,26 @@ def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
     )
 
 
+def _auth_cache_filter() -> dict[str, Any]:
+    code = resources.files("stackmesh_gateway").joinpath("auth_cache.lua").read_text()
+    constants = (
+        f'CACHE_NAMESPACE = "{AUTH_CACHE_FILTER}"\n'
+        f'CHECK_KEY = "{AUTH_CACHE_CHECK_KEY}"\n'
+        f'VERDICT_NAMESPACE = "{EXT_AUTHZ_FILTER}"\n'
+        f'PRINCIPAL_HEADER = "{PRINCIPAL_HEADER}"\n'
+        f'ATTRIBUTES_HEADER = "{ATTRIBUTES_HEADER}"\n'
+        f"MAX_ENTRIES = {AUTH_CACHE_MAX_ENTRIES}\n"
+    )
+    return {
+        "name": AUTH_CACHE_FILTER,
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua", "default_source_code": {"inline_string": constants + code}},
+    }
+
+
 def _ext_authz_filter(config: StackConfig) -> dict[str, Any]:
-    """Asks the auth service about every request, after the transcoder so that REST and gRPC
-    calls both arrive as /package.Service/Method. Fails closed: no answer is a 503."""
+    """Asks the auth service about every request the cache in front of it cannot answer,
+    after the transcoder so that REST and gRPC calls both arrive as /package.Service/Method.
+    Fails closed: no answer is a 503."""
     return {
         "name": EXT_AUTHZ_FILTER,
         "typed_config": {
@@ -278,6 +301,11 @@ def _ext_authz_filter(config: StackConfig) -> dict[str, Any]:
             "allowed_headers": {"patterns": [{"exact": "authorization"}]},
             "failure_mode_allow": False,
             "status_on_error": {"code": 503},
+            "filter_enabled_metadata": {
+                "filter": AUTH_CACHE_FILTER,
+                "path": [{"key": AUTH_CACHE_CHECK_KEY}],
+                "value": {"present_match": True},
+            },
         },
     }
 
@@ -409,7 +437,7 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
                     "max_response_body_size": MAX_RESPONSE_BYTES,
                 },
             },
-            *([_ext_authz_filter(config)] if config.auth.enabled else []),
+            *([_auth_cache_filter(), _ext_authz_filter(config)] if config.auth.enabled else []),
             {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
     }

@@ -23,6 +23,7 @@ from stackmesh.auth.v1 import auth_service_pb2 as auth_pb
 from stackmesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from stackmesh_auth.ext_authz import GATEWAY_CACHE_S
 from tests.conftest import CHAT_MODEL
 from tests.support.auth import create_key, start_auth_gateway
 from tests.support.jwt_issuer import JwtIssuer
@@ -81,13 +82,32 @@ def test_health_and_the_openapi_document_need_no_key(api):
     assert api.get("/v1/openapi.json").json()["openapi"].startswith("3.")
 
 
-def test_a_revoked_key_is_refused_from_the_next_request(api, stack):
+def test_a_revoked_key_is_refused_within_the_gateway_cache_time(api, stack):
     secret = create_key(stack, "carol")
     assert api.get("/v1/models", headers=bearer(secret)).status_code == 200
     revoked = keys_stub(stack).RevokeKey(auth_pb.RevokeKeyRequest(key=secret), timeout=10)
     assert revoked.principal == "carol" and revoked.revoked_at > 0
-    message = assert_refused(api.get("/v1/models", headers=bearer(secret)), 401, "invalid_api_key", "authentication_error")
+    started = time.monotonic()
+    while (answer := api.get("/v1/models", headers=bearer(secret))).status_code == 200:
+        assert time.monotonic() - started < GATEWAY_CACHE_S + 0.5, "the revoked key still works"
+        time.sleep(0.05)
+    message = assert_refused(answer, 401, "invalid_api_key", "authentication_error")
     assert "revoked" in message
+
+
+def test_the_gateway_reuses_an_allowed_answer_for_a_moment(api, auth_gateway, stack):
+    secret = create_key(stack, "kate")
+    api.get("/v1/models", headers=bearer(secret)).raise_for_status()
+    before = auth_gateway.checks()
+    assert before >= 1  # that first request was checked
+    for _ in range(20):
+        api.get("/v1/models", headers=bearer(secret)).raise_for_status()
+    # One keep-alive connection is served by one Envoy worker: its cache answers, apart from
+    # a refresh when an entry passes its 2 s.
+    assert auth_gateway.checks() - before <= 2
+    # Another method is another decision (operator-only ones differ): asked once.
+    api.get("/v1/files", headers=bearer(secret)).raise_for_status()
+    assert auth_gateway.checks() - before <= 3
 
 
 def test_an_expired_key_is_refused(api, stack):
@@ -166,6 +186,7 @@ def test_a_claimed_principal_header_is_overwritten_by_the_verified_one(api, stac
     # Bob claims to be alice; the gateway says who he is.
     spoofed = {**bearer(bob), "x-stackmesh-principal": "alice", "x-stackmesh-attributes": '{"roles":["admin"]}'}
     assert mine not in file_ids(api, spoofed)
+    assert mine not in file_ids(api, spoofed)  # answered from the gateway's auth cache
     assert mine in file_ids(api, bearer(alice))
 
 

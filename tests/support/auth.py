@@ -33,7 +33,13 @@ def _free_port() -> int:
 class AuthGateway:
     url: str
     grpc_address: str
+    admin_url: str
     process: subprocess.Popen
+
+    def checks(self) -> int:
+        """How many requests this gateway has asked the auth service about (allowed ones)."""
+        stats = httpx.get(f"{self.admin_url}/stats", params={"filter": r"^http\.gateway\.ext_authz\.ok$"}, timeout=10).text
+        return int(stats.split(":")[1]) if ":" in stats else 0
 
     def stop(self) -> None:
         self.process.terminate()
@@ -49,8 +55,8 @@ def start_auth_gateway(stack: LocalStack, directory: Path, *, tls: dict[str, str
     `tls` ({"cert_file", "key_file"}) serving https."""
     data = yaml.safe_load(stack.config_path.read_text())
     data["auth"] = {**data.get("auth", {}), "enabled": True, **auth}
-    port = _free_port()
-    data["gateway"].update(port=port, admin_port=_free_port(), tls=tls)
+    port, admin_port = _free_port(), _free_port()
+    data["gateway"].update(port=port, admin_port=admin_port, tls=tls)
     data["state_dir"] = str(directory)
     config = directory / "auth-gateway.yaml"
     config.write_text(yaml.safe_dump(data))
@@ -63,7 +69,7 @@ def start_auth_gateway(stack: LocalStack, directory: Path, *, tls: dict[str, str
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1, verify=False).status_code == 200:
-                return AuthGateway(url, f"127.0.0.1:{port}", process)
+                return AuthGateway(url, f"127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}", process)
         except httpx.HTTPError:
             pass
         if process.poll() is not None:
@@ -73,11 +79,12 @@ def start_auth_gateway(stack: LocalStack, directory: Path, *, tls: dict[str, str
     raise RuntimeError(f"the auth gateway did not start; see {directory / 'auth-gateway.log'}")
 
 
-def create_key(stack: LocalStack, principal: str, *, expires_in_seconds: int = 0, **attributes: str | list[str]) -> str:
+def create_key(
+    stack: LocalStack, principal: str, *, expires_in_seconds: int = 0, limits: pb.Limits | None = None, **attributes: str | list[str]
+) -> str:
     """A new API key's secret; attributes as team="red" or roles=["admin"]."""
     values = {name: pb.AttributeValues(values=[v] if isinstance(v, str) else v) for name, v in attributes.items()}
+    request = pb.CreateKeyRequest(principal=principal, attributes=values, expires_in_seconds=expires_in_seconds, limits=limits)
     with grpc.insecure_channel(stack.service_address("auth")) as channel:
-        created = pb_grpc.KeysServiceStub(channel).CreateKey(
-            pb.CreateKeyRequest(principal=principal, attributes=values, expires_in_seconds=expires_in_seconds), timeout=10
-        )
+        created = pb_grpc.KeysServiceStub(channel).CreateKey(request, timeout=10)
     return created.secret

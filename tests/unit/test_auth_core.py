@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from envoy.service.auth.v3 import external_auth_pb2 as authz
+
+from stackmesh_auth.ext_authz import GATEWAY_CACHE_S, AuthorizationServicer
 from stackmesh_auth.identity import Identity, KeyLimits
 from stackmesh_auth.jwt_tokens import JwtVerifier
 from stackmesh_auth.quotas import Quotas, limits_for
 from stackmesh_common import access
 from stackmesh_common.access import AccessPolicy, Action
 from stackmesh_common.call_context import attributes, principal
-from stackmesh_common.config import AccessConfig, ConfigError, JwtConfig, QuotasConfig, load_config
+from stackmesh_common.config import AccessConfig, AuthConfig, ConfigError, JwtConfig, QuotasConfig, load_config
 from stackmesh_common.errors import Unauthenticated
 from stackmesh_gateway.render import render
 from tests.support.jwt_issuer import AUDIENCE, ISSUER, JwtIssuer
@@ -102,8 +106,10 @@ class TestJwt:
         return JwtVerifier(JwtConfig.model_validate(issuer.config(jwks)), jwks)
 
     def test_claims_become_the_principal_and_its_attributes(self, issuer, verifier):
-        identity = asyncio.run(verifier.verify(issuer.token("erin", groups=["red", "blue"], roles="admin")))
-        assert identity == Identity("erin", {"team": ["red", "blue"], "roles": ["admin"]})
+        identity = asyncio.run(verifier.verify(issuer.token("erin", groups=["red", "blue"], roles="admin", expires_in=300)))
+        assert (identity.principal, identity.attributes) == ("erin", {"team": ["red", "blue"], "roles": ["admin"]})
+        # A token cannot be revoked: its verification holds until it expires.
+        assert 295 <= identity.trusted_until - time.time() <= 300
 
     @pytest.mark.parametrize(
         "token_of",
@@ -149,13 +155,68 @@ def _listener_and_filters(config) -> tuple[dict, dict]:
     return rendered, listener["filter_chains"][0]["filters"][0]["typed_config"]
 
 
+def _check(servicer: AuthorizationServicer, token: str, path: str) -> authz.CheckResponse:
+    request = authz.CheckRequest()
+    request.attributes.request.http.path = path
+    request.attributes.request.http.headers["authorization"] = f"Bearer {token}"
+    return asyncio.run(servicer.Check(request, None))  # type: ignore[arg-type]
+
+
+class TestGatewayCacheOfAnswers:
+    """Which allowed answers the gateway may reuse (auth_cache.lua), and for how long."""
+
+    CHAT = "/stackmesh.inference.v1.InferenceService/CreateChatCompletion"
+    MODELS = "/stackmesh.inference.v1.ModelsService/ListModels"
+
+    @pytest.fixture
+    def issuer(self) -> JwtIssuer:
+        return JwtIssuer()
+
+    def servicer(self, issuer: JwtIssuer, tmp_path: Path, quotas: dict) -> AuthorizationServicer:
+        jwks = issuer.write_jwks(tmp_path / "jwks.json")
+        config = AuthConfig.model_validate({"enabled": True, "api_keys": False, "jwt": issuer.config(jwks), "quotas": quotas})
+        return AuthorizationServicer(config, None, JwtVerifier(config.jwt, jwks), Quotas(None, config.quotas))  # type: ignore[arg-type]
+
+    def test_an_unlimited_caller_is_cached_for_at_most_the_cache_time(self, issuer, tmp_path):
+        servicer = self.servicer(issuer, tmp_path, {})
+        answer = _check(servicer, issuer.token("erin", groups=["red"]), self.CHAT)
+        assert answer.status.code == 0 and answer.HasField("dynamic_metadata")
+        verdict = answer.dynamic_metadata
+        assert (verdict["principal"], verdict["attributes"]) == ("erin", '{"team":["red"]}')
+        assert 0 < verdict["expires_ms"] / 1000 - time.time() <= GATEWAY_CACHE_S
+
+    def test_never_past_the_tokens_expiry(self, issuer, tmp_path):
+        servicer = self.servicer(issuer, tmp_path, {})
+        answer = _check(servicer, issuer.token("erin", expires_in=1), self.MODELS)
+        assert answer.dynamic_metadata["expires_ms"] / 1000 <= time.time() + 1
+
+    def test_a_rate_limited_caller_is_asked_about_every_request(self, issuer, tmp_path):
+        servicer = self.servicer(issuer, tmp_path, {"default": {"requests_per_minute": 100}})
+        answer = _check(servicer, issuer.token("erin"), self.MODELS)
+        assert answer.status.code == 0 and not answer.HasField("dynamic_metadata")
+
+    def test_under_a_token_budget_only_methods_that_spend_none_are_cached(self, issuer, tmp_path):
+        servicer = self.servicer(issuer, tmp_path, {"default": {"tokens_per_day": 1000}})
+        token = issuer.token("erin")
+        assert not _check(servicer, token, self.CHAT).HasField("dynamic_metadata")
+        assert _check(servicer, token, self.MODELS).HasField("dynamic_metadata")
+
+    def test_refusals_are_never_cached(self, issuer, tmp_path):
+        servicer = self.servicer(issuer, tmp_path, {})
+        answer = _check(servicer, JwtIssuer().token("erin"), self.MODELS)
+        assert answer.status.code == 16 and not answer.HasField("dynamic_metadata")
+
+
 class TestGatewayConfig:
     def test_auth_on_checks_after_the_transcoder_and_exempts_health(self):
         rendered, hcm = _listener_and_filters(load_config(REPO / "deploy/distributions/local-auth.yaml"))
         names = [f["name"] for f in hcm["http_filters"]]
-        assert names.index("envoy.filters.http.ext_authz") == names.index("envoy.filters.http.grpc_json_transcoder") + 1
-        authz = hcm["http_filters"][names.index("envoy.filters.http.ext_authz")]["typed_config"]
-        assert authz["failure_mode_allow"] is False
+        # The cache of recent answers sits between them; ext_authz runs on its misses only.
+        transcoder = names.index("envoy.filters.http.grpc_json_transcoder")
+        assert names[transcoder + 1 : transcoder + 3] == ["stackmesh.auth_cache", "envoy.filters.http.ext_authz"]
+        check = hcm["http_filters"][names.index("envoy.filters.http.ext_authz")]["typed_config"]
+        assert check["failure_mode_allow"] is False
+        assert check["filter_enabled_metadata"]["filter"] == "stackmesh.auth_cache"
         assert "auth" in [c["name"] for c in rendered["static_resources"]["clusters"]]
         health = next(r for r in hcm["route_config"]["virtual_hosts"][0]["routes"] if r["match"].get("path") == "/healthz")
         assert health["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["disabled"] is True

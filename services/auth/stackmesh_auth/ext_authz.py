@@ -10,11 +10,13 @@ Denied: 401 (no or bad credential), 403 (an operator-only method), 429 with Retr
 from __future__ import annotations
 
 import logging
+import time
 
 import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2 as authz
 from envoy.type.v3 import http_status_pb2
+from google.protobuf import struct_pb2
 from google.rpc import status_pb2
 
 from stackmesh_auth.identity import Identity
@@ -36,6 +38,9 @@ from stackmesh_common.errors import PermissionDenied, StackmeshError, Unauthenti
 log = logging.getLogger("stackmesh.auth")
 
 _OVERWRITE = base_pb2.HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD
+# How long the gateway may reuse an allowed answer for the same credential and method
+# (its auth cache, gateway/stackmesh_gateway/auth_cache.lua), at most.
+GATEWAY_CACHE_S = 2.0
 
 
 def _header(key: str, value: str) -> base_pb2.HeaderValueOption:
@@ -59,9 +64,20 @@ def denied(error: StackmeshError, retry_after_s: int | None = None) -> authz.Che
     )
 
 
-def _allowed(identity: Identity) -> authz.CheckResponse:
+def _allowed(identity: Identity, cacheable: bool) -> authz.CheckResponse:
+    """Sets the identity on the request. When the same answer holds for a while, it goes to
+    the gateway's auth cache too, as dynamic metadata: principal, attributes (as the header
+    carries them) and expires_ms (Unix time)."""
+    now = time.time()
+    expires = min(identity.trusted_until, now + GATEWAY_CACHE_S) if cacheable else 0.0
+    metadata = None
+    if expires > now:
+        attributes = encode_attributes(identity.attributes)
+        metadata = struct_pb2.Struct()
+        metadata.update({"principal": identity.principal, "attributes": attributes, "expires_ms": int(expires * 1000)})
     return authz.CheckResponse(
         status=status_pb2.Status(code=grpc.StatusCode.OK.value[0]),
+        dynamic_metadata=metadata,
         ok_response=authz.OkHttpResponse(
             headers=[
                 _header(PRINCIPAL_HEADER, identity.principal),
@@ -110,10 +126,14 @@ class AuthorizationServicer:
                 )
             limits = limits_for(identity, self.config.quotas)
             refusal = self.quotas.check_request(identity.principal, limits)
-            if refusal is None and spends_tokens(path):
+            spends = spends_tokens(path)
+            if refusal is None and spends:
                 refusal = self.quotas.check_tokens(identity.principal, limits)
             if refusal is not None:
                 return denied(refusal.error, refusal.retry_after_s)
         except StackmeshError as exc:
             return denied(exc)
-        return _allowed(identity)
+        # Every request under a rate limit is counted here, and so is every token-spending
+        # one under a token budget: those answers are not for reuse.
+        cacheable = not limits.requests_per_minute and not (spends and limits.tokens_per_day)
+        return _allowed(identity, cacheable)

@@ -30,6 +30,9 @@ class Identity:
     limits: KeyLimits = KeyLimits()
     # The API key it came from; "" for a JWT.
     key_id: str = ""
+    # Unix time until which this verification may be reused without asking the key store
+    # again (the key cache's freshness, the key's or token's expiry); 0: not at all.
+    trusted_until: float = 0.0
 
 
 def check_principal(name: str, param: str = "principal") -> str:

@@ -41,8 +41,8 @@ class JwtVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
-        # token -> (its identity, its exp claim)
-        self._verified: dict[str, tuple[Identity, float]] = {}
+        # token -> its identity, trusted until the token's exp claim
+        self._verified: dict[str, Identity] = {}
 
     def _read_jwks(self) -> dict[str, jwt.PyJWK]:
         if self._file is not None:
@@ -96,12 +96,13 @@ class JwtVerifier:
             values = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
             if values:
                 attributes[attribute] = values[:32]
-        return Identity(name, attributes)
+        # A token cannot be revoked: its verification holds until it expires.
+        return Identity(name, attributes, trusted_until=float(claims["exp"]))
 
     async def verify(self, token: str) -> Identity:
         now = time.time()
-        if (cached := self._verified.get(token)) is not None and cached[1] > now:
-            return cached[0]
+        if (cached := self._verified.get(token)) is not None and cached.trusted_until > now:
+            return cached
         try:
             header = jwt.get_unverified_header(token)
             key = await self._key(str(header.get("kid", "")))
@@ -121,5 +122,5 @@ class JwtVerifier:
         identity = self._identity(claims)
         if len(self._verified) >= CACHE_MAX:
             self._verified.clear()
-        self._verified[token] = (identity, float(claims["exp"]))
+        self._verified[token] = identity
         return identity

@@ -69,13 +69,16 @@ class KeyRecord:
             revoked_at=self.revoked_at,
         )
 
-    def identity(self) -> Identity:
+    def identity(self, trusted_until: float = 0.0) -> Identity:
         """The key's identity, or Unauthenticated saying why it is no longer valid."""
         if self.revoked_at:
             raise Unauthenticated(f"API key {self.prefix}... was revoked", reason="invalid_api_key")
         if self.expires_at and self.expires_at <= time.time():
             raise Unauthenticated(f"API key {self.prefix}... has expired", reason="invalid_api_key")
-        return Identity(self.principal, self.attributes, KeyLimits(self.requests_per_minute, self.tokens_per_day), self.id)
+        if self.expires_at:
+            trusted_until = min(trusted_until, self.expires_at)
+        limits = KeyLimits(self.requests_per_minute, self.tokens_per_day)
+        return Identity(self.principal, self.attributes, limits, self.id, trusted_until)
 
 
 def _limit(value: int, name: str) -> int:
@@ -151,4 +154,4 @@ class KeyStore:
         record = cached[1]
         if record is None:
             raise Unauthenticated("Incorrect API key provided", reason="invalid_api_key")
-        return record.identity()
+        return record.identity(trusted_until=time.time() + CACHE_TTL_S - (now - cached[0]))
