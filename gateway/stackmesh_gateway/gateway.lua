@@ -1,5 +1,5 @@
 -- Envoy Lua filter of the stackmesh gateway. render.py prepends, from the descriptor set and
--- the distribution: STREAM_PATHS (path -> true), the upstream paths that also have a `:stream`
+-- the distribution: START_TRACES and TRACE_SAMPLE_RATIO (below); STREAM_PATHS (path -> true), the upstream paths that also have a `:stream`
 -- binding, and STREAM_PATTERNS, Lua patterns of those with path variables; UPLOAD_PATTERNS, Lua patterns of the POST paths whose body streams to a service
 -- unbuffered; MAX_UPLOAD_BYTES, their size limit; and UPLOAD_REFUSED_HEADER.
 
@@ -70,8 +70,25 @@ local function refuse_large_upload(handle, headers)
   )
 end
 
+-- Without a collector Envoy's tracer is off, so this starts the W3C trace of a request that
+-- comes without one; the services continue it. Ids need to be unique, not secret.
+math.randomseed(os.time() + tonumber(string.match(tostring({}), "0x(%x+)") or "0", 16) % 1000003)
+
+local function new_traceparent()
+  local r = math.random
+  local flags = r() < TRACE_SAMPLE_RATIO and "01" or "00"
+  return string.format(
+    "00-%04x%04x%04x%04x%04x%04x%04x%04x-%04x%04x%04x%04x-%s",
+    r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(1, 65535),
+    r(0, 65535), r(0, 65535), r(0, 65535), r(1, 65535), flags
+  )
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
+  if START_TRACES and headers:get("traceparent") == nil then
+    headers:add("traceparent", new_traceparent())
+  end
   if headers:get(":method") ~= "POST" then
     return
   end

@@ -12,9 +12,10 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from stackmesh_common.call_context import ATTRIBUTES_HEADER, ERROR_CODE_HEADER, ERROR_TYPE_HEADER, PRINCIPAL_HEADER
-from stackmesh_common.config import ConfigError, StackConfig
+from stackmesh_common.config import ConfigError, ServiceConfig, StackConfig
 from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths, upload_bindings
 from stackmesh_gateway.openapi import OPENAPI_PATH, build_openapi
 
@@ -200,7 +201,9 @@ def _routes(services: list[GrpcService], config: StackConfig, openapi: Path | No
         *_openapi_route(openapi),
         *_upload_routes(services, config),
     ]
-    retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}]}
+    # A call whose replica died under it (reset) goes once to another replica, as does one
+    # that could not connect; with a single replica the retry finds it restarted, or answers 503.
+    retry = {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 1, "host_selection_retry_max_attempts": 3, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}]}
     for service in services:
         family = _family(service, config)
         if family not in config.services:
@@ -233,8 +236,14 @@ def _routes(services: list[GrpcService], config: StackConfig, openapi: Path | No
     return routes
 
 
-def _cluster(name: str, host: str, port: int, connect_timeout_s: float) -> dict[str, Any]:
-    return {
+def _addresses(service: ServiceConfig) -> list[tuple[str, int]]:
+    return [(service.host, service.port), *((service.host, port) for port in service.replica_ports)]
+
+
+def _cluster(name: str, addresses: list[tuple[str, int]], connect_timeout_s: float) -> dict[str, Any]:
+    """A cluster of one service's replicas (or a collector). Over several replicas Envoy
+    checks each one's gRPC health every second and balances calls over the serving ones."""
+    cluster = {
         "name": name,
         "type": "STRICT_DNS",
         "dns_lookup_family": "V4_ONLY",
@@ -245,14 +254,23 @@ def _cluster(name: str, host: str, port: int, connect_timeout_s: float) -> dict[
                 "explicit_http_config": {"http2_protocol_options": {"max_concurrent_streams": 1000}},
             }
         },
-        "circuit_breakers": {"thresholds": [{"max_connections": 10000, "max_pending_requests": 10000, "max_requests": 10000}]},
+        # Envoy allows only 3 concurrent retries per cluster by default: calls in flight on a
+        # replica that died then fail instead of going to another.
+        "circuit_breakers": {"thresholds": [{"max_connections": 10000, "max_pending_requests": 10000, "max_requests": 10000, "max_retries": 10000}]},
         # Replicas that keep failing are taken out of rotation for a while.
         "outlier_detection": {"consecutive_5xx": 5, "consecutive_gateway_failure": 3, "base_ejection_time": "10s", "max_ejection_percent": 50},
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}],
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}} for host, port in addresses]}
+            ],
         },
     }
+    if len(addresses) > 1:
+        cluster["health_checks"] = [
+            {"timeout": "1s", "interval": "1s", "unhealthy_threshold": 1, "healthy_threshold": 1, "grpc_health_check": {}}
+        ]
+    return cluster
 
 
 def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
@@ -261,7 +279,12 @@ def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
     patterns = ", ".join(f'"{_template_lua_pattern(path)}"' for path in streams if "{" in path)
     uploads = ", ".join(f'"{_template_lua_pattern(path)}"' for _, verb, path in upload_bindings(services) if verb == "POST")
     code = resources.files("stackmesh_gateway").joinpath("gateway.lua").read_text()
+    traces = config.telemetry.traces
+    # With a collector, Envoy's own tracer starts traces (and records the gateway's span).
+    start_traces = traces.enabled and not traces.otlp_endpoint
     return (
+        f"START_TRACES = {'true' if start_traces else 'false'}\n"
+        f"TRACE_SAMPLE_RATIO = {traces.sample_ratio}\n"
         f"STREAM_PATHS = {{ {table} }}\n"
         f"STREAM_PATTERNS = {{ {patterns} }}\n"
         f"UPLOAD_PATTERNS = {{ {uploads} }}\n"
@@ -269,6 +292,32 @@ def _lua_source(services: list[GrpcService], config: StackConfig) -> str:
         f'UPLOAD_REFUSED_HEADER = "{UPLOAD_REFUSED_HEADER}"\n'
         f"{code}"
     )
+
+
+OTEL_COLLECTOR_CLUSTER = "otel_collector"
+
+
+def _tracing(config: StackConfig) -> dict[str, Any]:
+    """Envoy's OpenTelemetry tracer: starts or continues the W3C trace of each request and
+    sends the gateway's span to the collector the services export to."""
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_COLLECTOR_CLUSTER}, "timeout": "1s"},
+                "service_name": "stackmesh-gateway",
+            },
+        },
+        "random_sampling": {"value": config.telemetry.traces.sample_ratio * 100},
+    }
+
+
+def _collector_address(endpoint: str) -> tuple[str, int]:
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    if not parts.hostname:
+        raise ConfigError(f"telemetry.traces.otlp_endpoint {endpoint!r} names no host (e.g. http://otel-collector:4317)")
+    return parts.hostname, parts.port or 4317
 
 
 def _auth_cache_filter() -> dict[str, Any]:
@@ -444,6 +493,11 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
     families = sorted({_family(s, config) for s in services} & set(config.services))
     if config.auth.enabled and config.auth.service not in families:
         families.append(config.auth.service)
+    clusters = [_cluster(name, _addresses(config.services[name]), gateway.connect_timeout_s) for name in families]
+    traces = config.telemetry.traces
+    if traces.enabled and traces.otlp_endpoint:
+        hcm["tracing"] = _tracing(config)
+        clusters.append(_cluster(OTEL_COLLECTOR_CLUSTER, [_collector_address(traces.otlp_endpoint)], gateway.connect_timeout_s))
     chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
     if gateway.tls is not None:
         chain["transport_socket"] = _tls_transport_socket(config)
@@ -457,8 +511,6 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
                     "filter_chains": [chain],
                 }
             ],
-            "clusters": [
-                _cluster(name, config.services[name].host, config.services[name].port, gateway.connect_timeout_s) for name in families
-            ],
+            "clusters": clusters,
         },
     }

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -59,13 +60,16 @@ def test_workers_run_beside_their_service_and_come_back_after_a_crash(tmp_path: 
         for worker in workers.values():
             assert worker.process.alive() and worker.probe.kind == "worker-log" and worker.probe.ok()
             assert started_lines(worker.log) == 1
-            assert psutil.Process(worker.process.pid).cmdline()[-4:-2] == ["-m", "stackmesh_echo.worker"]
+            command = psutil.Process(worker.process.pid).cmdline()
+            assert command[command.index("-m") + 1] == "stackmesh_echo.worker"
+            # Each worker serves its own metrics, on the port the launcher picked for it.
+            assert httpx.get(worker.metrics, timeout=10).status_code == 200
         shown = subprocess.run(
             [STACKMESH, "status", "--state-dir", stack.state_dir], check=False, capture_output=True, text=True
         )
         assert shown.returncode == 0, shown.stdout
         for name, worker in workers.items():
-            assert f"  {name} running  pid {worker.process.pid:<9}jobs of echo  worker-log ok\n" in shown.stdout
+            assert f"  {name} running  pid {worker.process.pid:<9}jobs of echo  worker-log ok  metrics {worker.metrics}\n" in shown.stdout
 
         stack.stop_component("echo-worker-1", signal.SIGKILL)
         stack.wait_ready("echo-worker-1", timeout_s=30)

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pydantic import ValidationError
 
 from stackmesh_common.config import ConfigError, StackConfig, load_config
-from stackmesh_launcher import evaluate, keys, state
+from stackmesh_launcher import evaluate, keys, state, traces
 from stackmesh_launcher.components import label
 from stackmesh_launcher.errors import StackStartError
 from stackmesh_launcher.stack import LocalStack, RestartPolicy
@@ -50,13 +51,36 @@ def _auth_line(config: StackConfig) -> str:
     return "stackmesh: auth is on: callers need `Authorization: Bearer <key>`; create keys with `stackmesh keys create --principal NAME`"
 
 
+def _replicas(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in text.split(","):
+        name, _, count = item.partition("=")
+        if not name or not count.isdigit() or not 1 <= int(count) <= 16:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected SERVICE=N with N from 1 to 16, e.g. inference=2")
+        counts[name.strip()] = int(count)
+    return counts
+
+
+class _MergeReplicas(argparse.Action):
+    """--replicas may be given several times; later counts win."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        setattr(namespace, self.dest, {**getattr(namespace, self.dest), **values})
+
+
 def up(args: argparse.Namespace) -> int:
     # First, so that invalid limits fail here, not in a detached supervisor.
     policy = RestartPolicy(max_crashes=args.max_crashes, crash_window_s=args.crash_window)
     if args.detach:
         return _up_detached(args)
     stack = LocalStack(
-        args.config, args.state_dir, free_ports=False, gateway=not args.no_gateway, out=sys.stdout, restart_policy=policy
+        args.config,
+        args.state_dir,
+        free_ports=False,
+        gateway=not args.no_gateway,
+        out=sys.stdout,
+        restart_policy=policy,
+        replicas=args.replicas,
     )
     print(f"stackmesh: starting {stack.config.name!r}, state in {stack.state_dir}", flush=True)
     # SIGTERM (stackmesh down) and a closed terminal stop the stack like Ctrl-C does.
@@ -87,6 +111,7 @@ def _up_detached(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "stackmesh_launcher", "up", "--config", str(Path(args.config).resolve())]
     argv += ["--state-dir", str(state_dir), *(["--no-gateway"] if args.no_gateway else [])]
     argv += ["--max-crashes", str(args.max_crashes), "--crash-window", str(args.crash_window)]
+    argv += [arg for name, count in args.replicas.items() for arg in ("--replicas", f"{name}={count}")]
     with open(log_path, "wb") as log:
         # Its own session: the supervisor outlives this command and the terminal it ran in.
         supervisor = subprocess.Popen(
@@ -141,9 +166,10 @@ def status(args: argparse.Namespace) -> int:
         ok = alive and component.probe.ok()
         healthy = healthy and ok
         restarts = f"  restarted {component.restarts}x" if component.restarts else ""
+        metrics = f"  metrics {component.metrics}" if component.metrics else ""
         print(
             f"  {label(component.name)}{'running' if alive else 'stopped':<9}pid {component.process.pid:<9}"
-            f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}{restarts}"
+            f"{component.address}  {component.probe.kind} {'ok' if ok else 'failing'}{restarts}{metrics}"
         )
     return 0 if healthy else 1
 
@@ -182,6 +208,14 @@ def _parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, help="logs, data and resolved config (default: the config's state_dir)"
     )
     start.add_argument("--detach", action="store_true", help="run the supervisor in the background")
+    start.add_argument(
+        "--replicas",
+        type=_replicas,
+        action=_MergeReplicas,
+        default={},
+        metavar="SERVICE=N[,SERVICE=N]",
+        help="run N processes of a service behind the gateway (e.g. inference=2,vector_io=2)",
+    )
     start.add_argument("--no-gateway", action="store_true", help="start everything but the gateway")
     defaults = RestartPolicy()
     start.add_argument(
@@ -212,6 +246,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(run=run)
     evaluate.add_parser(commands)
     keys.add_parser(commands, _default_state_dir())
+    traces.add_parser(commands, _default_state_dir())
     return parser
 
 

@@ -73,6 +73,11 @@ class Component(ABC):
     def command(self) -> list[str]:
         """The program and arguments to run."""
 
+    @property
+    def metrics_url(self) -> str | None:
+        """Where Prometheus scrapes it, if it serves metrics."""
+        return None
+
     def port_claims(self) -> list[PortClaim]:
         return []
 
@@ -331,6 +336,15 @@ def _require_module(component: str, module: str, install: str) -> None:
         raise StackStartError(f"{component}: the Python package {module} is not installed ({install})")
 
 
+def _metrics_url(host: str, port: int | None) -> str | None:
+    return None if port is None else f"http://{connect_host(host)}:{port}/metrics"
+
+
+def _metrics_args(port: int | None) -> list[str]:
+    # The launcher picks each process's port: the distribution's one is per container.
+    return [] if port is None else ["--metrics-port", str(port)]
+
+
 class GrpcService(Component):
     """One `python -m stackmesh_<name>` service process, ready when gRPC health says SERVING."""
 
@@ -338,15 +352,25 @@ class GrpcService(Component):
     # Services load models at start-up (~20 s on a small shared box).
     ready_timeout_s = 120.0
 
-    def __init__(self, name: str, service: ServiceConfig, state_dir: Path, config_path: Path) -> None:
-        super().__init__(name, state_dir)
+    def __init__(
+        self, name: str, service: ServiceConfig, state_dir: Path, config_path: Path, metrics_port: int | None, replica: int = 1
+    ) -> None:
+        # Replicas 2..N of a service are "<name>-2", ...; the first keeps the service's name.
+        super().__init__(name if replica == 1 else f"{name}-{replica}", state_dir)
         self.service = service
         self.module = f"stackmesh_{name}"
         self.config_path = config_path
+        self.metrics_port = metrics_port
+        self.replica = replica
+        self.port = service.port if replica == 1 else service.replica_ports[replica - 2]
 
     @property
     def address(self) -> str:
-        return f"{connect_host(self.service.host)}:{self.service.port}"
+        return f"{connect_host(self.service.host)}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return _metrics_url(self.service.listen_host or self.service.host, self.metrics_port)
 
     @property
     def probe(self) -> Probe:
@@ -354,13 +378,16 @@ class GrpcService(Component):
 
     def port_claims(self) -> list[PortClaim]:
         host = self.service.listen_host or self.service.host
-        return [PortClaim(self.name, host, self.service.port, f"STACKMESH_SERVICES__{self.name.upper()}__PORT")]
+        if self.replica > 1:
+            return [PortClaim(self.name, host, self.port, None)]
+        return [PortClaim(self.name, host, self.port, f"STACKMESH_SERVICES__{self.name.upper()}__PORT")]
 
     def preflight(self) -> None:
         _require_module(self.name, self.module, f"pip install -e services/{self.name}")
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", self.module, "--config", str(self.config_path)]
+        replica = ["--port", str(self.port)] if self.replica > 1 else []
+        return [sys.executable, "-m", self.module, "--config", str(self.config_path), *replica, *_metrics_args(self.metrics_port)]
 
 
 class ServiceWorker(Component):
@@ -371,15 +398,21 @@ class ServiceWorker(Component):
     # It builds the service as the service does (migrations, providers), without the gRPC server.
     ready_timeout_s = GrpcService.ready_timeout_s
 
-    def __init__(self, service: str, index: int, state_dir: Path, config_path: Path) -> None:
-        super().__init__(f"{service}-worker-{index}", state_dir)
-        self.service = service
-        self.package = f"stackmesh_{service}"
+    def __init__(self, service: ServiceConfig, name: str, index: int, state_dir: Path, config_path: Path, metrics_port: int | None) -> None:
+        super().__init__(f"{name}-worker-{index}", state_dir)
+        self.service = name
+        self.host = service.listen_host or service.host
+        self.package = f"stackmesh_{name}"
         self.config_path = config_path
+        self.metrics_port = metrics_port
 
     @property
     def address(self) -> str:
         return f"jobs of {self.service}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return _metrics_url(self.host, self.metrics_port)
 
     @property
     def probe(self) -> Probe:
@@ -396,7 +429,7 @@ class ServiceWorker(Component):
             )
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"{self.package}.worker", "--config", str(self.config_path)]
+        return [sys.executable, "-m", f"{self.package}.worker", "--config", str(self.config_path), *_metrics_args(self.metrics_port)]
 
 
 class Gateway(Component):
@@ -415,6 +448,11 @@ class Gateway(Component):
     def url(self) -> str:
         scheme = "https" if self.gateway.tls is not None else "http"
         return f"{scheme}://{connect_host(self.gateway.host)}:{self.gateway.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        # Envoy's own stats, on its admin listener (loopback only).
+        return f"http://127.0.0.1:{self.gateway.admin_port}/stats/prometheus"
 
     @property
     def address(self) -> str:

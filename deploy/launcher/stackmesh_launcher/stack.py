@@ -9,7 +9,7 @@ from typing import Literal, Self, TextIO
 
 import yaml
 
-from stackmesh_common.config import ENV_PREFIX, StackConfig, load_config
+from stackmesh_common.config import ENV_PREFIX, ServiceConfig, StackConfig, load_config
 from stackmesh_launcher import state
 from stackmesh_launcher.components import Component, Gateway, GrpcService, Nats, Postgres, ServiceWorker, label
 from stackmesh_launcher.errors import StackStartError
@@ -63,8 +63,11 @@ class LocalStack:
         gateway: bool = True,
         out: TextIO | None = None,
         restart_policy: RestartPolicy | None = None,
+        replicas: dict[str, int] | None = None,
     ) -> None:
         config = load_config(config_path)
+        for name, count in (replicas or {}).items():
+            config.services[name] = config.service(name).model_copy(update={"replicas": count})
         self.state_dir = Path(state_dir if state_dir is not None else config.state_dir).resolve()
         self.config_path = self.state_dir / CONFIG_FILE_NAME
         self._out = out
@@ -96,17 +99,28 @@ class LocalStack:
             data["nats"].update(url=nats.url, port=nats.port, user=nats.user, password=nats.password)
             infrastructure.append(nats)
         for name, service in config.services.items():
-            data["services"][name]["port"] = port(service.port, service.listen_host or service.host)
+            host = service.listen_host or service.host
+            data["services"][name]["port"] = port(service.port, host)
+            data["services"][name]["replica_ports"] = [port(0, host) for _ in range(service.replicas - 1)]
         if gateway:
             data["gateway"]["port"] = port(config.gateway.port, config.gateway.host)
             data["gateway"]["admin_port"] = port(config.gateway.admin_port, config.gateway.host)
         resolved = StackConfig.model_validate(data)
 
+        def metrics_port(service: ServiceConfig) -> int | None:
+            return port(0, service.listen_host or service.host) if resolved.telemetry.metrics.enabled else None
+
         components = [*infrastructure]
         for name, service in resolved.services.items():
-            components.append(GrpcService(name, service, self.state_dir, self.config_path))
+            components += [
+                GrpcService(name, service, self.state_dir, self.config_path, metrics_port(service), replica)
+                for replica in range(1, service.replicas + 1)
+            ]
             # After their service is ready (its migrations ran) and, stopping in reverse, stopped before it.
-            components += [ServiceWorker(name, i, self.state_dir, self.config_path) for i in range(1, service.workers + 1)]
+            components += [
+                ServiceWorker(service, name, i, self.state_dir, self.config_path, metrics_port(service))
+                for i in range(1, service.workers + 1)
+            ]
         if gateway:
             components.append(Gateway(resolved.gateway, self.state_dir, self.config_path))
         return resolved, components
@@ -277,6 +291,7 @@ class LocalStack:
                     log=c.log_path,
                     probe=c.probe,
                     restarts=c.restarts,
+                    metrics=c.metrics_url,
                 )
                 for c in self._started
                 if c.process is not None

@@ -36,6 +36,8 @@ class ComponentRecord(BaseModel):
     log: Path
     probe: Probe
     restarts: int = 0
+    # Its Prometheus endpoint, if it serves one.
+    metrics: str | None = None
 
 
 class StackRecord(BaseModel):

@@ -60,9 +60,20 @@ class ServiceConfig(_Strict):
     # postgres.url. The local launcher sets it for its embedded PostgreSQL.
     postgres_url: str = ""
 
+    # Processes serving this API behind the gateway (the local launcher runs them; on
+    # Kubernetes the Deployment's replicas): the gateway and peers balance calls over them.
+    replicas: int = Field(default=1, ge=1, le=16)
+    # Ports of replicas 2..N on `host` (the local launcher sets them).
+    replica_ports: list[int] = Field(default_factory=list)
+
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every replica's address, the first one's first."""
+        return [self.address, *(f"{self.host}:{port}" for port in self.replica_ports)]
 
     @property
     def bind_address(self) -> str:
@@ -170,6 +181,34 @@ class AuthConfig(_Strict):
     check_timeout_s: float = 1.0
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics: every service and worker process serves /metrics on its own port."""
+
+    enabled: bool = True
+    # The port each process binds (one per container); the local launcher picks a free one
+    # per process instead and passes it on the command line.
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class TracesConfig(_Strict):
+    """OpenTelemetry traces: the gateway starts or continues a W3C trace, services continue it
+    over gRPC and NATS. Spans go to an OTLP collector and/or a JSON-lines file."""
+
+    enabled: bool = True
+    # gRPC OTLP endpoint of a collector, e.g. http://otel-collector:4317. Empty: none.
+    otlp_endpoint: str = ""
+    # Folder (under state_dir when relative) where each process appends its spans as JSON
+    # lines, read back by `stackmesh traces`. Empty: no files.
+    directory: str = ""
+    # Fraction of new traces recorded (a caller's sampled flag is honoured).
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class TelemetryConfig(_Strict):
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    traces: TracesConfig = Field(default_factory=TracesConfig)
+
+
 class StackConfig(_Strict):
     """A distribution: which services run, with which providers and resources."""
 
@@ -181,6 +220,7 @@ class StackConfig(_Strict):
     nats: NatsConfig = Field(default_factory=NatsConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     services: dict[str, ServiceConfig]
 
     def service(self, name: str) -> ServiceConfig:

@@ -9,12 +9,15 @@ import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 import psycopg
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from psycopg import OperationalError
 
 from stackmesh_common.errors import InvalidArgument, StackmeshError, Unavailable
 from stackmesh_common.request_values import bad_value, may_hold_bad_values
+from stackmesh_common.telemetry import metrics, tracing
 from stackmesh_common.call_context import (
     ANONYMOUS,
     ATTRIBUTES_HEADER,
@@ -111,8 +114,23 @@ async def _decoded_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield _decoded(request)
 
 
+def _code_name(code: grpc.StatusCode | None, default: str) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else default
+
+
+class _Call:
+    """What begin() set up for one call: its start time and span."""
+
+    __slots__ = ("started", "span", "token")
+
+    def __init__(self, started: float, span: trace.Span | None, token: object) -> None:
+        self.started, self.span, self.token = started, span, token
+
+
 def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    def begin(context: grpc.aio.ServicerContext) -> float:
+    latency = metrics.RPC_SECONDS.labels(method)
+
+    def begin(context: grpc.aio.ServicerContext) -> _Call:
         # grpc.aio runs each call in its own task, so what is set here stays with the call.
         metadata = dict(context.invocation_metadata() or ())
         request_id.set(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)
@@ -120,19 +138,36 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
         attributes.set(parse_attributes(metadata.get(ATTRIBUTES_HEADER)))
         remaining = context.time_remaining()
         deadline.set(None if remaining is None else time.monotonic() + remaining)
-        return time.perf_counter()
+        if not tracing.enabled:
+            return _Call(time.perf_counter(), None, None)
+        parent = tracing.extract(metadata)
+        if tracing.unsampled(parent):
+            # The caller's trace is not recorded: carry its context on, and spend no span.
+            return _Call(time.perf_counter(), None, otel_context.attach(parent))
+        span = tracing.tracer.start_span(method, parent, kind=trace.SpanKind.SERVER)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        return _Call(time.perf_counter(), span, token)
 
-    def end(started: float, outcome: str) -> None:
-        log.info(
-            "rpc",
-            extra={"fields": {"method": method, "outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 2)}},
-        )
+    def end(call: _Call, outcome: str) -> None:
+        seconds = time.perf_counter() - call.started
+        if metrics.enabled:
+            latency.observe(seconds)
+            metrics.RPC_CALLS.labels(method, outcome).inc()
+        log.info("rpc", extra={"fields": {"method": method, "outcome": outcome, "ms": round(seconds * 1000, 2)}})
+        if call.span is not None:
+            if call.span.is_recording():
+                call.span.set_attribute("rpc.grpc.status_code", outcome)
+                if outcome not in ("OK", "CANCELLED"):
+                    call.span.set_status(trace.StatusCode.ERROR)
+            call.span.end()
+        if call.token is not None:
+            otel_context.detach(call.token)
 
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = begin(context)
+            call = begin(context)
             outcome = "OK"
             try:
                 return await inner(_decoded(request) if handler.unary_unary else _decoded_stream(request), context)
@@ -142,12 +177,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
                 raise
             except BaseException as exc:
                 if _is_abort(exc):
-                    outcome = str(context.code() or "ABORTED")
+                    outcome = _code_name(context.code(), "ABORTED")
                     raise
                 outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
                 await _abort(context, exc, method)
             finally:
-                end(started, outcome)
+                end(call, outcome)
 
         factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
         return factory(unary, _lenient(handler.request_deserializer), handler.response_serializer)
@@ -155,7 +190,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
     inner_stream = handler.unary_stream or handler.stream_stream
 
     async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started = begin(context)
+        call = begin(context)
         outcome = "OK"
         try:
             async for item in inner_stream(_decoded(request) if handler.unary_stream else _decoded_stream(request), context):
@@ -165,12 +200,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
             raise
         except BaseException as exc:
             if _is_abort(exc) or isinstance(exc, GeneratorExit):
-                outcome = str(context.code() or "CANCELLED")
+                outcome = _code_name(context.code(), "CANCELLED")
                 raise
             outcome = getattr(exc, "grpc_code", grpc.StatusCode.INTERNAL).name
             await _abort(context, exc, method)
         finally:
-            end(started, outcome)
+            end(call, outcome)
 
     factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
     return factory(streaming, _lenient(handler.request_deserializer), handler.response_serializer)

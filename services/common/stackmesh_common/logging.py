@@ -1,4 +1,4 @@
-"""Structured (one JSON object per line) logging with the current request id."""
+"""Structured (one JSON object per line) logging with the current request id and trace id."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 import time
+
+from opentelemetry import trace
 
 from stackmesh_common.call_context import request_id
 
@@ -20,6 +22,8 @@ class JsonFormatter(logging.Formatter):
         }
         if rid := request_id.get():
             entry["request_id"] = rid
+        if (span := trace.get_current_span().get_span_context()).is_valid:
+            entry["trace_id"] = f"{span.trace_id:032x}"  # finds the request in `stackmesh traces`
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

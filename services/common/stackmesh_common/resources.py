@@ -4,7 +4,8 @@ Models and shields today; datasets, benchmarks, scoring functions, tool groups a
 next. A resource has an id, aliases, the provider that serves it and what the provider
 calls it, a kind-specific type and params, and its owner. Rows live in the service's
 `resources` table (shared by replicas); each replica keeps the active ones in memory and
-re-reads the table when a name misses or a list is stale. What "active" means is the
+re-reads the table when another replica changes it (Postgres LISTEN/NOTIFY), when a name
+misses, or when a list is stale. What "active" means is the
 kind's business: `activate` loads a model's weights or checks a shield can run.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from psycopg import AsyncConnection, sql
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -28,8 +30,13 @@ from stackmesh_common.errors import AlreadyExists, InvalidArgument, NotFound
 
 log = logging.getLogger("stackmesh.resources")
 
-# How stale a replica's view of resources registered elsewhere may get before a list re-reads it.
+# How stale a replica's view of resources registered elsewhere may get before a list re-reads it
+# (a fallback: changes are announced at once with NOTIFY).
 REFRESH_INTERVAL_S = 2.0
+# Wait before listening again after the connection to Postgres was lost.
+RELISTEN_AFTER_S = 1.0
+# NOTIFY channels are per database: the schema's name makes them per service.
+_NOTIFY = "SELECT pg_notify('stackmesh_resources_' || current_schema(), %s)"
 
 _COLUMNS = "id, provider_id, provider_resource_id, type, params, aliases, owner, source, extract(epoch from created_at)::int, owner_attributes"
 
@@ -106,6 +113,7 @@ class ResourceRegistry:
         self._miss_lock = asyncio.Lock()
         # When the last read of the table began.
         self._refreshed_at = 0.0
+        self._listener: asyncio.Task[None] | None = None
 
     def provider(self, resource: Resource) -> Any:
         return self.providers[resource.provider_id]
@@ -151,6 +159,7 @@ class ResourceRegistry:
                     ),
                 )
             ).fetchone()
+            await conn.execute(_NOTIFY, (self.kind,))  # delivered when this commits
         return _row(row)
 
     async def start(self, seeded: list[Resource]) -> None:
@@ -159,6 +168,32 @@ class ResourceRegistry:
         for resource in seeded:
             await self._insert(replace(resource, source="config"), replace_existing=True)
         await self._refresh(force=True)
+        # Runs for the life of the process (cancelled with the event loop, or by close()).
+        self._listener = asyncio.create_task(self._listen(), name=f"{self.kind} changes")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+
+    async def _listen(self) -> None:
+        """Re-reads the table as soon as a replica or worker announces a change of this kind.
+        After a lost connection it listens again and re-reads (announcements were missed)."""
+        async with self.pool.connection() as conn:
+            schema = (await (await conn.execute("SELECT current_schema()")).fetchone())[0]
+        channel = sql.Identifier(f"stackmesh_resources_{schema}")
+        while True:
+            try:
+                async with await AsyncConnection.connect(self.pool.conninfo, autocommit=True) as conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(channel))
+                    await self._refresh(force=True)
+                    async for note in conn.notifies():
+                        if note.payload == self.kind:
+                            await self._refresh(force=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listening for %s changes failed, retrying: %s", self.noun, exc)
+            await asyncio.sleep(RELISTEN_AFTER_S)
 
     async def _try_activate(self, resource: Resource) -> Resource | None:
         if resource.provider_id not in self.providers:
@@ -258,6 +293,7 @@ class ResourceRegistry:
         resource = await self.get(name, param, Action.WRITE)
         async with self.pool.connection() as conn:
             await conn.execute("DELETE FROM resources WHERE kind = %s AND id = %s", (self.kind, resource.id))
+            await conn.execute(_NOTIFY, (self.kind,))
         async with self._lock:
             self._active.pop(resource.id, None)
         shared = any(

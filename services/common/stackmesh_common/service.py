@@ -35,6 +35,7 @@ from stackmesh_common.logging import setup_logging
 from stackmesh_common.peers import Peers
 from stackmesh_common.registry import LoadedProvider, ProviderRegistry
 from stackmesh_common.server import Servicer, start_server
+from stackmesh_common.telemetry import metrics, tracing
 
 log = logging.getLogger("stackmesh.service")
 
@@ -94,6 +95,8 @@ class ServiceContext:
     servicers: list[Servicer] = field(default_factory=list)
     # False in a worker process: setup starts job runners but adds no servicers.
     serving: bool = True
+    # Job kinds this process queues or runs: kind -> (stream, durable consumer), for metrics.
+    job_kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -135,6 +138,7 @@ class ServiceContext:
         service process too when `workers.in_process`; `handler` is built only then."""
         if self.nats is None:
             raise ConfigError(f"service {self.name!r} queues jobs but its spec does not set uses_nats")
+        self.job_kinds[kind.name] = (kind.stream, kind.durable)
         if not self.serving or workers.in_process:
             await self.start_worker(kind, handler(), workers.concurrency)
         return jobs.JobQueue(self.nats, self.pool)
@@ -143,6 +147,7 @@ class ServiceContext:
         """Starts a job runner in this process; it stops (jobs handed back) at shutdown."""
         if self.nats is None:
             raise ConfigError(f"service {self.name!r} runs jobs but its spec does not set uses_nats")
+        self.job_kinds[kind.name] = (kind.stream, kind.durable)
         runner = jobs.JobRunner(self.nats, self.pool, kind, handler, concurrency)
         await runner.start()
         self.on_stop(runner.stop)
@@ -230,6 +235,24 @@ async def build(spec: ServiceSpec, config: StackConfig, *, serving: bool = True)
     return ctx
 
 
+def _start_telemetry(ctx: ServiceContext, process: str, metrics_port: int | None) -> None:
+    """Traces to their exporters, and /metrics on `metrics_port` (the distribution's port
+    when None: one process per container)."""
+    provider = tracing.setup(ctx.config, process)
+    if provider is not None:
+        ctx.on_close(lambda: asyncio.to_thread(provider.shutdown))  # flushes the last spans
+    settings = ctx.config.telemetry.metrics
+    if settings.enabled:
+        host, port = ctx.service.listen_host or ctx.service.host, settings.port if metrics_port is None else metrics_port
+        try:
+            metrics.serve(host, port, ctx.pool)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics on port {port}: {exc.strerror}") from None
+        log.info("metrics", extra={"fields": {"url": f"http://{host}:{port}/metrics"}})
+        if ctx.nats is not None:
+            ctx.background(metrics.watch_jobs(ctx.pool, ctx.nats, ctx.job_kinds), "job metrics")
+
+
 async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -238,10 +261,11 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-async def serve(spec: ServiceSpec, config: StackConfig) -> None:
+async def serve(spec: ServiceSpec, config: StackConfig, metrics_port: int | None = None) -> None:
     """Runs one service until SIGTERM or SIGINT, then drains calls and closes everything."""
     ctx = await build(spec, config)
     try:
+        _start_telemetry(ctx, spec.name, metrics_port)
         server = await start_server(ctx.service.bind_address, ctx.servicers, spec.name)
     except BaseException:
         await ctx.close()
@@ -254,9 +278,14 @@ async def serve(spec: ServiceSpec, config: StackConfig) -> None:
     await ctx.close()
 
 
-async def serve_worker(spec: ServiceSpec, config: StackConfig) -> None:
+async def serve_worker(spec: ServiceSpec, config: StackConfig, metrics_port: int | None = None) -> None:
     """Runs the service's setup without a gRPC server (job workers scaled apart from the API)."""
     ctx = await build(spec, config, serving=False)
+    try:
+        _start_telemetry(ctx, f"{spec.name}-worker", metrics_port)
+    except BaseException:
+        await ctx.close()
+        raise
     log.info("worker started", extra={"fields": {"service": spec.name}})
     await _until_signalled()
     log.info("worker stopping", extra={"fields": {"service": spec.name}})
@@ -269,11 +298,16 @@ def main(spec: ServiceSpec, *, worker: bool = False) -> None:
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--config", required=True, help="distribution YAML file")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--metrics-port", type=int, help="port of /metrics (default: telemetry.metrics.port)")
+    if not worker:
+        parser.add_argument("--port", type=int, help="gRPC port of this replica (default: services.<name>.port)")
     args = parser.parse_args()
     setup_logging(spec.name + (".worker" if worker else ""), args.log_level)
     try:
         config = load_config(args.config)
+        if getattr(args, "port", None) is not None:
+            config.services[spec.name] = config.service(spec.name).model_copy(update={"port": args.port})
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run((serve_worker if worker else serve)(spec, config))
+            asyncio.run((serve_worker if worker else serve)(spec, config, args.metrics_port))
     except ConfigError as exc:
         raise SystemExit(f"{prog}: {exc}") from None

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from stackmesh_common import usage
 from stackmesh_common.errors import InvalidArgument
+from stackmesh_common.telemetry import metrics
 from stackmesh_inference.chunks import merge
 from stackmesh_inference.convert import legacy_logprobs
 from stackmesh_inference.models import RegisteredModel
@@ -86,8 +88,18 @@ def _sum_usage(usages: list[dict[str, Any]]) -> dict[str, int]:
     return {key: sum(u.get(key, 0) for u in usages) for key in _USAGE_KEYS}
 
 
+def _account(generation: Generation, spent: dict[str, int], seconds: float) -> None:
+    """Spent tokens go to the principal's quota and to the metrics."""
+    usage.record(spent["total_tokens"])
+    metrics.TOKENS.labels(generation.model_id, "prompt").inc(spent["prompt_tokens"])
+    metrics.TOKENS.labels(generation.model_id, "completion").inc(spent["completion_tokens"])
+    if spent["completion_tokens"] and seconds > 0:
+        metrics.TOKENS_PER_SECOND.labels(generation.model_id).observe(spent["completion_tokens"] / seconds)
+
+
 async def _gather(generation: Generation, call: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     in_flight = asyncio.Semaphore(CHOICES_IN_FLIGHT)
+    started = time.perf_counter()
 
     async def bounded(request: dict[str, Any]) -> dict[str, Any]:
         async with in_flight:
@@ -97,7 +109,7 @@ async def _gather(generation: Generation, call: Callable[[str, dict[str, Any]], 
     merged = dict(results[0])
     merged["choices"] = [dict(result["choices"][0], index=i) for i, result in enumerate(results)]
     merged["usage"] = _sum_usage([r.get("usage") or {} for r in results])
-    usage.record(merged["usage"]["total_tokens"])
+    _account(generation, merged["usage"], time.perf_counter() - started)
     merged["model"] = generation.model_id
     return merged
 
@@ -162,6 +174,7 @@ async def _stream(generation: Generation, streams: list[AsyncIterator[dict[str, 
     usages: dict[int, dict[str, Any]] = {}
     offsets = [0] * len(streams)
     first: dict[str, Any] | None = None
+    started = time.perf_counter()
     try:
         async for index, chunk in _merge(streams):
             first = first or chunk
@@ -178,7 +191,7 @@ async def _stream(generation: Generation, streams: list[AsyncIterator[dict[str, 
             yield {**rest, "id": first["id"], "model": generation.model_id, "choices": choices}
     finally:
         # Also when the client went away: what the provider generated was spent.
-        usage.record(_sum_usage(list(usages.values()))["total_tokens"])
+        _account(generation, _sum_usage(list(usages.values())), time.perf_counter() - started)
     if generation.include_usage and first is not None:
         yield {**first, "model": generation.model_id, "choices": [], "usage": _sum_usage(list(usages.values()))}
 

@@ -17,6 +17,7 @@ from stackmesh_common.metadata import check_metadata
 from stackmesh_common.paging import CHAT_COMPLETION_MESSAGES, page_limit, sort_order
 from stackmesh_common.protojson import from_json, plain, request_to_dict
 from stackmesh_common.sse import sse_stream
+from stackmesh_common.telemetry import metrics
 from stackmesh_inference.generation import chat_generation, complete_chat, complete_text, completion_generation, stream_chat, stream_text
 from stackmesh_inference.models import ModelRegistry, RegisteredModel
 from stackmesh_inference.store import CompletionStore
@@ -219,6 +220,8 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         if dimensions is not None and full and dimensions > full:
             raise InvalidArgument(f"`dimensions` must be at most {full} for model `{model.id}`", param="dimensions")
         result = await self.models.provider(model).embeddings(model.provider_resource_id, inputs, dimensions)
+        metrics.EMBEDDINGS.labels(model.id).inc(len(inputs))
+        metrics.TOKENS.labels(model.id, "prompt").inc(result.prompt_tokens)
         response = pb.CreateEmbeddingsResponse(
             object="list",
             model=model.id,

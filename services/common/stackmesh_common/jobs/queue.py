@@ -16,6 +16,7 @@ from stackmesh_common import access
 from stackmesh_common.call_context import REQUEST_ID_HEADER, request_id
 from stackmesh_common.config import ConfigError, NatsConfig
 from stackmesh_common.jobs.store import JobRecord, JobStore
+from stackmesh_common.telemetry import tracing
 
 log = logging.getLogger("stackmesh.jobs")
 
@@ -163,6 +164,7 @@ class JobQueue:
             return record
         # The request id lets the worker's logs join the request's; the owner is in the record.
         headers = {REQUEST_ID_HEADER: rid} if (rid := request_id.get()) else {}
+        tracing.inject(headers)  # the worker's spans join this request's trace
         try:
             await publish(self.nc, kind, job_id, headers)
         except Exception as exc:

@@ -13,12 +13,14 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import trace
 from psycopg_pool import AsyncConnectionPool
 
 from stackmesh_common.call_context import REQUEST_ID_HEADER, attributes, principal, request_id
 from stackmesh_common.errors import NotFound
 from stackmesh_common.jobs.queue import JobKind, ensure_stream, publish
 from stackmesh_common.jobs.store import JobRecord, JobStore, error_of
+from stackmesh_common.telemetry import tracing
 
 log = logging.getLogger("stackmesh.jobs")
 
@@ -201,7 +203,15 @@ class JobRunner:
 
     async def _handle(self, job_id: str) -> None:
         running = self._running[job_id]
-        request_id.set((running.delivery.headers or {}).get(REQUEST_ID_HEADER, job_id))
+        headers = running.delivery.headers or {}
+        request_id.set(headers.get(REQUEST_ID_HEADER, job_id))
+        # A child of the request that queued the job (its trace context rode in the headers).
+        with tracing.tracer.start_as_current_span(
+            f"job {self.kind.name}", tracing.extract(headers), kind=trace.SpanKind.CONSUMER, attributes={"stackmesh.job_id": job_id}
+        ):
+            await self._handle_traced(running, job_id)
+
+    async def _handle_traced(self, running: _Running, job_id: str) -> None:
         try:
             await self._run(running, job_id)
         except asyncio.CancelledError:

@@ -27,6 +27,7 @@ from stackmesh_common.peers.files import FilesClient
 from stackmesh_common.peers.inference import InferenceClient
 from stackmesh_common.peers.safety import SafetyClient
 from stackmesh_common.peers.vector_io import VectorIOClient
+from stackmesh_common.telemetry import tracing
 
 _OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -45,6 +46,11 @@ class CallContextInterceptor:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if (rid := request_id.get()) and REQUEST_ID_HEADER not in metadata:
             metadata.add(REQUEST_ID_HEADER, rid)
+        trace_context: dict[str, str] = {}
+        tracing.inject(trace_context)
+        for key, value in trace_context.items():
+            if key not in metadata:
+                metadata.add(key, value)
         if (who := principal.get()) != ANONYMOUS and PRINCIPAL_HEADER not in metadata:
             metadata.add(PRINCIPAL_HEADER, who)
             if (attrs := attributes.get()) and ATTRIBUTES_HEADER not in metadata:
@@ -81,8 +87,14 @@ class _StreamStream(CallContextInterceptor, grpc.aio.StreamStreamClientIntercept
         return await continuation(self._details(details), request_iterator)
 
 
-def peer_channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=_OPTIONS, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])
+def peer_channel(*addresses: str) -> grpc.aio.Channel:
+    """A channel to a peer; over several replicas, calls go round robin to those connected
+    (one that goes away is skipped until it is back)."""
+    target, options = addresses[0], list(_OPTIONS)
+    if len(addresses) > 1:
+        target = "ipv4:" + ",".join(addresses)
+        options.append(("grpc.lb_policy_name", "round_robin"))
+    return grpc.aio.insecure_channel(target, options=options, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])
 
 
 class Peers:
@@ -94,7 +106,7 @@ class Peers:
 
     def channel(self, service: str) -> grpc.aio.Channel:
         if service not in self._channels:
-            self._channels[service] = peer_channel(self._config.service(service).address)
+            self._channels[service] = peer_channel(*self._config.service(service).addresses)
         return self._channels[service]
 
     def has(self, service: str) -> bool:

@@ -1,0 +1,1 @@
+"""Traces (OpenTelemetry) and metrics (Prometheus) of a service or worker process."""
