@@ -10,7 +10,7 @@ DESCRIPTOR := build/stackmesh.binpb
 PACKAGES := protos/gen/python services/common services/inference services/safety services/vector_io services/agents services/eval services/post_training services/auth gateway deploy/launcher
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: up down status test install codegen lint-protos protos-bundle protos-release compose-validator bench clean
+.PHONY: up down status test install codegen lint-protos protos-bundle protos-release compose-validator kubectl-client bench clean
 
 up: install $(DESCRIPTOR)
 	$(VENV)/bin/stackmesh up
@@ -21,7 +21,7 @@ down:
 status:
 	$(VENV)/bin/stackmesh status
 
-test: install $(DESCRIPTOR) compose-validator
+test: install $(DESCRIPTOR) compose-validator kubectl-client
 	$(PY) -m pytest tests
 
 install: $(INSTALLED)
@@ -61,6 +61,14 @@ compose-validator:
 	@command -v docker-compose >/dev/null || { command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null; } || \
 	  echo "docker-compose could not be installed; the compose validation test will be skipped"
+
+# kubectl renders deploy/k8s with its built-in kustomize for tests/deploy, which fail without it.
+# Debian 12's kubernetes-client is kubectl 1.20, whose kustomize is too old for the manifests
+# (the tests say so): install kubectl >= 1.27 (kustomize v5) from the Kubernetes project instead.
+kubectl-client:
+	@command -v kubectl >/dev/null || { command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client) >/dev/null; } || \
+	  echo "kubectl could not be installed; the Kubernetes manifest tests will fail"
 
 bench: install $(DESCRIPTOR)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
