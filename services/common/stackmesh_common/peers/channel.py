@@ -88,12 +88,11 @@ class _StreamStream(CallContextInterceptor, grpc.aio.StreamStreamClientIntercept
 
 
 def peer_channel(*addresses: str) -> grpc.aio.Channel:
-    """A channel to a peer; over several replicas, calls go round robin to those connected
-    (one that goes away is skipped until it is back)."""
-    target, options = addresses[0], list(_OPTIONS)
-    if len(addresses) > 1:
-        target = "ipv4:" + ",".join(addresses)
-        options.append(("grpc.lb_policy_name", "round_robin"))
+    """A channel to a peer. Calls go round robin over its replicas that are connected (one
+    that goes away is skipped until it is back): the local launcher's replicas listed here,
+    or every address a name resolves to (a headless Kubernetes Service)."""
+    target = "ipv4:" + ",".join(addresses) if len(addresses) > 1 else addresses[0]
+    options = [*_OPTIONS, ("grpc.lb_policy_name", "round_robin")]
     return grpc.aio.insecure_channel(target, options=options, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])
 
 
