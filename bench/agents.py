@@ -35,18 +35,12 @@ from stackmesh.inference.v1 import inference_service_pb2 as inference_pb  # noqa
 from stackmesh.inference.v1 import inference_service_pb2_grpc as inference_grpc  # noqa: E402
 from stackmesh_common.protojson import from_json  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
-from bench.support import local_distribution  # noqa: E402
+from bench.support import elapsed_ms, local_distribution  # noqa: E402
 
 MODEL = "SmolLM2-135M-Instruct"
 PROMPT = "Say hello to the world in one short sentence."
 TOKENS = 16
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"]}}
-
-
-def timed(call) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
 
 
 def first_delta_ms(stack: LocalStack, http: httpx.Client) -> float:
@@ -95,8 +89,8 @@ def main() -> None:
                 list(inference.StreamChatCompletion(chat))
             loop_ms, chat_ms, delta_ms, token_ms = [], [], [], []
             for _ in range(args.rounds):
-                chat_ms.append(timed(lambda: list(inference.StreamChatCompletion(chat))))
-                loop_ms.append(timed(lambda: responses.CreateResponse(response)))
+                chat_ms.append(elapsed_ms(lambda: list(inference.StreamChatCompletion(chat))))
+                loop_ms.append(elapsed_ms(lambda: responses.CreateResponse(response)))
                 token_ms.append(first_chunk_ms(inference, chat))
                 delta_ms.append(first_delta_ms(stack, http))
 

@@ -14,7 +14,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import wrk_requests_per_second  # noqa: E402
-from bench.support import local_distribution, percentile  # noqa: E402
+from bench.support import elapsed_ms, local_distribution, percentile  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 from stackmesh.auth.v1 import auth_service_pb2 as auth_pb  # noqa: E402
 from tests.support.auth import create_key, start_auth_gateway  # noqa: E402
@@ -32,9 +31,7 @@ WRK_SLICES = 3
 
 
 def timed(client: httpx.Client, url: str) -> float:
-    started = time.perf_counter()
-    client.get(url).raise_for_status()
-    return (time.perf_counter() - started) * 1000
+    return elapsed_ms(lambda: client.get(url).raise_for_status())
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc  # noqa
 from stackmesh_inference.providers.llama_cpp import Config  # noqa: E402
 from stackmesh_common.packaged_models import packaged_gguf  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
-from bench.support import percentile  # noqa: E402
+from bench.support import elapsed_ms, percentile  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 MODEL = "SmolLM2-135M-Instruct"
@@ -53,12 +53,6 @@ def in_process_server():
     params.cpuparams_batch.poll = config.poll
     params.verbosity = 0
     return xllamacpp.Server(params)
-
-
-def timed(call) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
 
 
 async def requests_per_second(call, concurrency: int, seconds: float) -> float:
@@ -126,7 +120,7 @@ def main() -> None:
                 call()
         for _ in range(args.rounds):
             for name, call in paths.items():
-                samples[name].append(timed(call))
+                samples[name].append(elapsed_ms(call))
 
         floor_p50 = statistics.median(samples["a. xllamacpp in process"])
         print(f"\nchat completion, max_tokens=1, {args.rounds} interleaved rounds")

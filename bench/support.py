@@ -1,8 +1,10 @@
-"""What the benchmarks share: a local distribution cut down to the measured services, and
-percentiles of latency samples."""
+"""What the benchmarks share: a local distribution cut down to the measured services, timing
+a call, and percentiles of latency samples."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -18,6 +20,13 @@ def local_distribution(directory: Path, *services: str) -> Path:
     path = directory / "bench.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def elapsed_ms(call: Callable[[], object]) -> float:
+    """Milliseconds that `call()` takes."""
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import wrk_requests_per_second  # noqa: E402
-from bench.support import local_distribution, percentile  # noqa: E402
+from bench.support import elapsed_ms, local_distribution, percentile  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 
 CHAT_MODEL = "llama-cpp/SmolLM2-135M-Instruct"
@@ -43,9 +43,7 @@ def distribution(directory: Path, telemetry: bool, sample_ratio: float) -> Path:
 
 
 def timed(client: httpx.Client, method: str, url: str, body: dict | None = None) -> float:
-    started = time.perf_counter()
-    client.request(method, url, json=body).raise_for_status()
-    return (time.perf_counter() - started) * 1000
+    return elapsed_ms(lambda: client.request(method, url, json=body).raise_for_status())
 
 
 def chats_per_second(url: str, seconds: float, concurrency: int = 4) -> float:

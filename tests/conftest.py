@@ -18,6 +18,7 @@ import yaml
 from stackmesh_launcher.stack import LocalStack
 from tests.support.auth import AuthGateway, start_auth_gateway
 from tests.support.jwt_issuer import JwtIssuer
+from tests.support.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_DISTRIBUTION = REPO / "deploy" / "distributions" / "local.yaml"
@@ -41,13 +42,7 @@ class OpenAIServer:
     url: str
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process.stdin.close()
         self.process.stdout.close()
 

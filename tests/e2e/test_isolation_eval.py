@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pytest
 from stackmesh.eval.v1 import eval_service_pb2 as pb
 from stackmesh.eval.v1 import eval_service_pb2_grpc as pb_grpc
 from tests.e2e.test_bad_input import error_of
+from tests.e2e.test_eval_jobs import settle
 from tests.support.auth import create_key
 
 DATASETS = "/v1beta/datasets"
@@ -135,16 +135,6 @@ def run_job(api: httpx.Client, benchmark_id: str, **config) -> str:
     return ok(api.post(f"{BENCHMARKS}/{benchmark_id}/jobs", json={"benchmark_config": {**DATASET_CANDIDATE, **config}}))["job_id"]
 
 
-def settle(api: httpx.Client, benchmark_id: str, job_id: str, timeout_s: float = 60) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = ok(api.get(f"{BENCHMARKS}/{benchmark_id}/jobs/{job_id}"))
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
-
-
 @dataclass
 class World:
     """What the owner (alice, team red) made."""
@@ -165,8 +155,8 @@ def world(tenants) -> World:
     benchmark_id = register_benchmark(api, dataset_id, ["basic::equality"])
     job_id = run_job(api, benchmark_id)
     seeded_job = run_job(api, SEEDED, num_examples=1)
-    assert settle(api, benchmark_id, job_id)["status"] == "completed"
-    assert settle(api, SEEDED, seeded_job)["status"] in ("completed", "failed")
+    assert settle(api, benchmark_id, job_id, timeout_s=60)["status"] == "completed"
+    assert settle(api, SEEDED, seeded_job, timeout_s=60)["status"] in ("completed", "failed")
     return World(dataset_id, fn_id, benchmark_id, job_id, seeded_job)
 
 
@@ -377,7 +367,7 @@ def test_the_owner_cancels_its_job_and_unregisters_what_it_made(tenants):
     bench = register_benchmark(api, ds, ["basic::subset_of"])
     job = run_job(api, bench)
     ok(api.delete(f"{BENCHMARKS}/{bench}/jobs/{job}"))
-    assert settle(api, bench, job)["status"] in ("completed", "cancelled")
+    assert settle(api, bench, job, timeout_s=60)["status"] in ("completed", "cancelled")
     assert job in ids(api.get(f"{BENCHMARKS}/{bench}/jobs"), "job_id")
     for path in (f"{BENCHMARKS}/{bench}", f"{FUNCTIONS}/{fn}", f"{DATASETS}/{ds}"):
         ok(api.delete(path))

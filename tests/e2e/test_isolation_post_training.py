@@ -7,7 +7,6 @@ into its dataset fails; a generation job's dataset belongs to the job's owner.""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from stackmesh.synthetic_data.v1 import synthetic_data_service_pb2_grpc as sdg_g
 from tests.conftest import CHAT_MODEL
 from tests.e2e.test_bad_input import error_of
 from tests.e2e.test_isolation_eval import Tenants, assert_hidden, code_of, four_tenants, ok, register_function, unique
+from tests.e2e.test_post_training import settle
 
 DATASETS = "/v1beta/datasets"
 ITERROWS = "/v1beta/datasetio/iterrows"
@@ -95,16 +95,6 @@ def finished(api: httpx.Client, job_id: str, timeout_s: float = 120) -> dict:
     return last
 
 
-def training_settled(api: httpx.Client, job_uuid: str, timeout_s: float = 120) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = ok(api.get(f"{JOBS}/{job_uuid}/status"))
-        if status["status"] in ("completed", "failed", "cancelled"):
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_uuid} did not finish in {timeout_s} s")
-
-
 @pytest.fixture(scope="module")
 def tenants(stack, auth_gateway) -> Iterator[Tenants]:
     with four_tenants(stack, auth_gateway) as made:
@@ -136,7 +126,7 @@ def world(tenants: Tenants) -> World:
     generate = generate_body()
     generation_job = ok(api.post(f"{SDG}/generate", json=generate))["job"]["id"]
     assert finished(api, generation_job)["state"] == "JOB_STATE_COMPLETED"
-    assert training_settled(api, job_uuid)["status"] in ("cancelled", "completed")
+    assert settle(api, job_uuid, timeout_s=120)["status"] in ("cancelled", "completed")
     return World(conversations, preferences, register_function(api), job_uuid, generation_job, generate["dataset_id"])
 
 

@@ -4,10 +4,7 @@ once (LISTEN/NOTIFY), and killing one under chat load fails (almost) nothing."""
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +18,7 @@ from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, LOCAL_DISTRIBUTION
-from tests.support.metrics import sample, scrape
+from tests.support.metrics import listed_by_status, sample, scrape
 
 CHAT = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4, "temperature": 0}
 # Seconds of chat load around the kill of one replica (bench/replicas.py runs it for 60 s).
@@ -51,11 +48,8 @@ def _calls(metrics_url: str, method: str) -> float:
 
 
 def _status(stack: LocalStack) -> dict[str, tuple[str, str]]:
-    """Component -> (address, metrics URL), from `stackmesh status`."""
-    out = subprocess.run(
-        [sys.executable, "-m", "stackmesh_launcher", "status", "--state-dir", str(stack.state_dir)], capture_output=True, text=True, timeout=60
-    ).stdout
-    return {m[0]: (m[1], m[2]) for m in re.findall(r"^\s+(inference\S*)\s+running\s+pid \d+\s+(\S+)\s.*metrics (\S+)$", out, re.MULTILINE)}
+    """The inference replicas -> (address, metrics URL), from `stackmesh status`."""
+    return {name: found for name, found in listed_by_status(stack).items() if name.startswith("inference")}
 
 
 def test_both_replicas_serve_and_share_the_calls(replicated):

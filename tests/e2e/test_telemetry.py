@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import CHAT_MODEL
-from tests.support.metrics import sample, scrape
+from tests.support.metrics import listed_by_status, sample, scrape
 
 
 def stackmesh(stack, *args: str) -> str:
@@ -30,8 +30,7 @@ def stackmesh(stack, *args: str) -> str:
 @pytest.fixture(scope="module")
 def metrics_urls(stack) -> dict[str, str]:
     """Component -> its metrics URL, as `stackmesh status` prints them."""
-    found = dict(re.findall(r"^\s+(\S+)\s.*\smetrics (http://\S+)$", stackmesh(stack, "status"), re.MULTILINE))
-    return found
+    return {name: url for name, (_, url) in listed_by_status(stack).items()}
 
 
 def test_status_lists_a_metrics_endpoint_for_every_service_and_the_gateway(stack, metrics_urls):

@@ -21,6 +21,7 @@ import yaml
 from stackmesh.auth.v1 import auth_service_pb2 as pb
 from stackmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from stackmesh_launcher.stack import LocalStack
+from tests.support.processes import stop_process
 
 
 def _free_port() -> int:
@@ -42,12 +43,7 @@ class AuthGateway:
         return int(stats.split(":")[1]) if ":" in stats else 0
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_auth_gateway(stack: LocalStack, directory: Path, *, tls: dict[str, str] | None = None, **auth: object) -> AuthGateway:

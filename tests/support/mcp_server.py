@@ -26,6 +26,8 @@ from mcp.types import Tool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from tests.support.processes import stop_process
+
 Transport = Literal["streamable-http", "sse"]
 REPO = Path(__file__).resolve().parents[2]
 ENDPOINT_PATHS: dict[Transport, str] = {"streamable-http": "/mcp", "sse": "/sse"}
@@ -157,13 +159,7 @@ class McpServerProcess:
         process = self._process
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
         self._process = None

@@ -1,10 +1,24 @@
-"""Reading a process's Prometheus metrics in tests."""
+"""Reading the Prometheus metrics of a stack's processes in tests."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import httpx
+
+from stackmesh_launcher.stack import LocalStack
+
+
+def listed_by_status(stack: LocalStack) -> dict[str, tuple[str, str]]:
+    """Component -> (address, metrics URL), as `stackmesh status` prints the running ones."""
+    done = subprocess.run(
+        [sys.executable, "-m", "stackmesh_launcher", "status", "--state-dir", str(stack.state_dir)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = re.findall(r"^\s+(\S+)\s+running\s+pid \d+\s+(\S+)\s.*\smetrics (http://\S+)$", done.stdout, re.MULTILINE)
+    return {name: (address, url) for name, address, url in lines}
 
 
 def scrape(url: str) -> str:
