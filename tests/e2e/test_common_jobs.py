@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2
 
 from stackmesh.common.v1 import job_pb2
 from stackmesh_common import jobs
-from stackmesh_common.call_context import principal
+from stackmesh_common.call_context import principal, request_id
 from stackmesh_common.db import migrate, open_pool
 from stackmesh_common.errors import InvalidArgument
 from stackmesh_common.service import COMMON_MIGRATIONS
@@ -34,16 +34,34 @@ class Recorder:
         self.unstarted: list[str] = []
         self.started = asyncio.Event()
         self.cancel_seen_at: float | None = None
+        # job id -> how its last run ended ("returned", "cancelled", or the exception's name).
+        self.ended: dict[str, str] = {}
+        # job id -> the request id its run logged under (from the message's headers).
+        self.request_ids: dict[str, str | None] = {}
 
     async def run(self, job: jobs.JobContext) -> dict | None:
         self.runs.append((job.id, job.attempt, job.last_attempt))
+        self.request_ids[job.id] = request_id.get()
         self.started.set()
+        try:
+            result = await self._work(job)
+        except asyncio.CancelledError:
+            self.ended[job.id] = "cancelled"
+            raise
+        except Exception as exc:
+            self.ended[job.id] = type(exc).__name__
+            raise
+        self.ended[job.id] = "returned"
+        return result
+
+    async def _work(self, job: jobs.JobContext) -> dict | None:
         pending = self.failures.get(job.id)
         if pending:
             raise pending.pop(0)
         if job.payload["wait"]:
             for step in range(1000):
-                await job.progress(step, 1000, "waiting")
+                if job.payload["report"]:
+                    await job.progress(step, 1000, "waiting")
                 if job.cancel_requested.is_set() and self.obey_cancel:
                     self.cancel_seen_at = time.monotonic()
                     return {"stopped_at": step}
@@ -57,9 +75,10 @@ class Recorder:
         self.unstarted.append(record.id)
 
 
-def payload(value: str = "", wait: bool = False) -> struct_pb2.Struct:
+def payload(value: str = "", wait: bool = False, report: bool = True) -> struct_pb2.Struct:
+    """A Recorder job: echo `value`, or with `wait` run ~50 s (reporting progress when `report`)."""
     message = struct_pb2.Struct()
-    message.update({"value": value, "wait": wait})
+    message.update({"value": value, "wait": wait, "report": report})
     return message
 
 
@@ -253,13 +272,54 @@ async def test_a_job_recorded_while_nats_is_unreachable_is_queued_by_the_sweeper
     await runner(kind, handler)
     closed = await jobs.connect(stack.config.nats, "closed")
     await closed.close()
-    record = await jobs.JobQueue(closed, pool).submit(kind, f"late-{kind.name}", payload("late"))
+    token = request_id.set("the-request-that-queued-it")
+    try:
+        record = await jobs.JobQueue(closed, pool).submit(kind, f"late-{kind.name}", payload("late"))
+    finally:
+        request_id.reset(token)
     assert record.state == "scheduled"
 
     async def done() -> bool:
         return (await queue.store.get(record.id)).state == "completed"
 
     await until(done, timeout_s=20)
+    # The late message carries the request's headers too: the worker's logs (and spans) join it.
+    assert handler.request_ids[record.id] == "the-request-that-queued-it"
+
+
+@pytest.mark.parametrize("report", [True, False], ids=["reporting-progress", "silent"])
+async def test_a_run_whose_job_was_taken_over_stops_and_records_nothing(runtime, report):
+    """What a worker cut off from NATS meets: JetStream gave its job to another worker, whose
+    start counted a new attempt. The old run stops within a second (at its next progress write,
+    or its heartbeat's read of the record), writes nothing more, and leaves the message alone."""
+    nc, _, queue, runner = runtime
+    kind = new_kind()
+    handler = Recorder(obey_cancel=False)
+    await runner(kind, handler)
+    record = await queue.submit(kind, f"taken-{kind.name}", payload(wait=True, report=report))
+    await asyncio.wait_for(handler.started.wait(), 30)
+    await asyncio.sleep(0.6)
+    taken = await queue.store.start(record.id)  # the other worker's claim of the redelivery
+    assert taken.attempts == 2
+    taken_at = time.monotonic()
+    await until(lambda: _ended(handler, record.id), timeout_s=5)
+    assert time.monotonic() - taken_at < 1.5
+    # A reporting run usually meets the fence at its next write, else at the heartbeat's read.
+    assert handler.ended[record.id] in ({"JobTakenOver", "cancelled"} if report else {"cancelled"})
+    await asyncio.sleep(0.6)  # room for a wrong write of the old run to land
+    after = await queue.store.get(record.id)
+    assert (after.state, after.attempts, after.completed, after.updated_at) == ("in_progress", 2, taken.completed, taken.updated_at)
+    # Neither acked nor naked: the message waits for the newer run's answer.
+    consumer = await nc.jetstream().consumer_info(kind.stream, kind.durable)
+    assert (consumer.num_ack_pending, consumer.num_redelivered) == (1, 0)
+    # The newer run's writes are the ones that count.
+    assert await queue.store.progress(record.id, 7, attempt=1) is False
+    assert await queue.store.finish(record.id, "completed", result={"by": 1}, attempt=1) is None
+    assert (await queue.store.finish(record.id, "completed", result={"by": 2}, attempt=2)).result == {"by": 2}
+
+
+async def _ended(handler: Recorder, job_id: str) -> bool:
+    return job_id in handler.ended
 
 
 async def test_list_pages_a_kinds_jobs_newest_first(runtime):

@@ -1,11 +1,13 @@
-"""Ingestion as durable jobs: a worker killed mid-file loses nothing and duplicates nothing;
-attaching without waiting for ingestion; and the upload size limit of a distribution that sets one."""
+"""Ingestion as durable jobs: a worker killed mid-file loses nothing and duplicates nothing; a
+worker cut off from NATS loses its job to another, and the file is ingested once; attaching
+without waiting for ingestion; and the upload size limit of a distribution that sets one."""
 
 from __future__ import annotations
 
 import io
 import os
 import signal
+import time
 from typing import Iterator
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import start_local_stack
+from tests.support.partition import PartitionableProxy
 from tests.support.workers import WorkerProcess
 from tests.e2e.test_bad_input import error_of
 
@@ -30,6 +33,8 @@ OVERRIDES = {
     "STACKMESH_GATEWAY__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
 }
 TOKENS, CHUNK_TOKENS = 20_000, 100
+# How long the partition test cuts a worker off from NATS.
+PARTITION_S = 10
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +90,52 @@ def test_a_worker_killed_mid_file_loses_nothing_and_duplicates_nothing(jobs_stac
     for token in ("w0", "w12345", f"w{TOKENS - 1}"):
         hits = client.vector_stores.search(store.id, query=token, max_num_results=5, extra_body={"search_mode": "keyword"}).data
         assert len(hits) == 1, token
+
+
+def test_a_worker_cut_off_from_nats_for_ten_seconds_loses_its_job_which_is_done_once(jobs_stack, tmp_path):
+    """A partition, not a crash: the worker keeps Postgres and the inference service but its
+    NATS traffic stops for 10 s. JetStream redelivers the job to the other worker; the cut-off
+    one sees the newer attempt in the record and stops, so the file is ingested once, by the
+    other; healed, the cut-off worker is back on the queue by itself."""
+    client = sdk(jobs_stack)
+    text = " ".join(f"p{i}" for i in range(TOKENS))
+    file = client.files.create(file=("partitioned.txt", io.BytesIO(text.encode())), purpose="assistants")
+    store = client.vector_stores.create(name="partition")
+    strategy = {"type": "static", "static": {"max_chunk_size_tokens": CHUNK_TOKENS, "chunk_overlap_tokens": 0}}
+    with PartitionableProxy(jobs_stack.config.nats.url) as nats:
+        cut_off = WorkerProcess(INGESTION_WORKER, jobs_stack, tmp_path / "cut-off.log", env={"STACKMESH_NATS__URL": nats.url})
+        other: WorkerProcess | None = None
+        try:
+            cut_off.wait_for("job runner started")
+            client.vector_stores.files.create(vector_store_id=store.id, file_id=file.id, chunking_strategy=strategy)
+            cut_off.wait_for("ingest progress", lambda e: e["file_id"] == file.id and 0 < e["embedded"] < e["total"])
+            other = WorkerProcess(INGESTION_WORKER, jobs_stack, tmp_path / "other.log")
+            other.wait_for("job runner started")
+            nats.partition()
+            cut_at = time.monotonic()
+            other.wait_for("ingest progress", lambda e: e["file_id"] == file.id and e["attempt"] == 2, timeout_s=30)
+            stopped = cut_off.wait_for("job taken over", timeout_s=10)
+            time.sleep(max(0.0, PARTITION_S - (time.monotonic() - cut_at)))
+            nats.heal()
+            done = other.wait_for("ingested", lambda e: e["file_id"] == file.id)
+
+            assert stopped["attempt"] == 1 and len(cut_off.events("job taken over")) == 1
+            assert [e for e in cut_off.events("ingested")] == []
+            assert {e["attempt"] for e in cut_off.events("ingest progress") if e["file_id"] == file.id} == {1}
+            assert done["chunks"] == TOKENS // CHUNK_TOKENS
+            content = client.vector_stores.files.content(file_id=file.id, vector_store_id=store.id).data
+            assert " ".join(part.text for part in content) == text, "a chunk was lost or written twice"
+
+            # Healed, the cut-off worker takes jobs again (its connection came back by itself).
+            other.stop()
+            late = client.files.create(file=("after.txt", io.BytesIO(b"Herons wade at dawn.")), purpose="assistants")
+            client.vector_stores.files.create(vector_store_id=store.id, file_id=late.id)
+            cut_off.wait_for("ingested", lambda e: e["file_id"] == late.id, timeout_s=30)
+        finally:
+            cut_off.stop(signal.SIGKILL)
+            if other is not None:
+                other.stop(signal.SIGKILL)
+    assert client.vector_stores.files.retrieve(file_id=late.id, vector_store_id=store.id).status == "completed"
 
 
 def test_without_the_attach_wait_create_answers_in_progress_and_a_cancel_wins(jobs_stack):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from stackmesh_launcher.ports import pick_free_port
 from stackmesh_launcher.stack import LocalStack
 
 
@@ -26,10 +28,16 @@ def json_lines(path: Path) -> list[dict]:
 class WorkerProcess:
     """A worker process (e.g. `stackmesh_inference.worker`) of a test's stack."""
 
-    def __init__(self, module: str, stack: LocalStack, log: Path) -> None:
+    def __init__(self, module: str, stack: LocalStack, log: Path, env: dict[str, str] | None = None) -> None:
+        """`env`: variables added to the test's environment (e.g. STACKMESH_NATS__URL)."""
         self.log = log
+        # A port of its own for /metrics: workers of a test run side by side.
+        metrics_port = pick_free_port("127.0.0.1", set())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "--config", str(stack.config_path)], stdout=subprocess.DEVNULL, stderr=log.open("w")
+            [sys.executable, "-m", module, "--config", str(stack.config_path), "--metrics-port", str(metrics_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            env={**os.environ, **(env or {})},
         )
 
     @property

@@ -1,5 +1,8 @@
 """Stored chat completions: written by a background task, read with cursor pagination; each is
-its caller's, and reads and changes follow the access rules (stackmesh_common.access)."""
+its caller's, and reads and changes follow the access rules (stackmesh_common.access).
+
+A completion the caller was given is stored even when Postgres restarts meanwhile: the writer
+keeps its batch and retries it until Postgres is back (inserts are idempotent by id)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import logging
 import time
 from typing import Any
 
+from psycopg import OperationalError
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from stackmesh_common import access
 from stackmesh_common.access import Action
@@ -22,6 +26,10 @@ log = logging.getLogger("stackmesh.inference.store")
 # cost off the requests that follow, at the price of this much delay before a completion is listed.
 LINGER_S = 0.2
 MAX_BATCH = 100
+# Retries of a batch Postgres could not take back off up to this many seconds apart.
+MAX_RETRY_DELAY_S = 2.0
+# On shutdown, queued completions get this long for Postgres to take them.
+CLOSE_TIMEOUT_S = 10.0
 
 
 def _not_found(completion_id: str) -> NotFound:
@@ -36,6 +44,7 @@ class CompletionStore:
         self.pool = pool
         self._queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=10_000)
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop())
@@ -66,25 +75,45 @@ class CompletionStore:
             await self._insert(batch)
 
     async def _insert(self, batch: list[tuple[Any, ...]]) -> None:
-        try:
-            async with self.pool.connection() as conn:
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        "INSERT INTO chat_completions (id, model, created, completion, input_messages, metadata, owner,"
-                        " owner_attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                        [
-                            (i, m, c, Jsonb(comp), Jsonb(msgs), Jsonb(meta), owner, owner_attributes)
-                            for i, m, c, comp, msgs, meta, owner, owner_attributes in batch
-                        ],
-                    )
-        except Exception:
-            log.exception("could not store %d chat completions", len(batch))
+        delay = 0.1
+        while True:
+            try:
+                await self._insert_once(batch)
+                return
+            except (OperationalError, PoolTimeout) as exc:
+                # Postgres is away (restarting, failing over): the callers already have these
+                # completions, so they wait here, not in the callers' requests.
+                if self._closing:
+                    log.error("could not store %d chat completions before shutting down: %s", len(batch), exc)
+                    return
+                log.warning("storing %d chat completions failed, retrying in %.1f s: %s", len(batch), delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+            except Exception:
+                log.exception("could not store %d chat completions", len(batch))
+                return
+
+    async def _insert_once(self, batch: list[tuple[Any, ...]]) -> None:
+        async with self.pool.connection() as conn:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO chat_completions (id, model, created, completion, input_messages, metadata, owner,"
+                    " owner_attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    [
+                        (i, m, c, Jsonb(comp), Jsonb(msgs), Jsonb(meta), owner, owner_attributes)
+                        for i, m, c, comp, msgs, meta, owner, owner_attributes in batch
+                    ],
+                )
 
     async def close(self) -> None:
-        """Flushes what is queued, then stops the writer."""
+        """Flushes what is queued (retrying for up to CLOSE_TIMEOUT_S), then stops the writer."""
         if self._writer:
             await self._queue.put(None)
-            await self._writer
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                self._closing = True  # the retrying batch gives up; the rest is written once
+                await self._writer
 
     async def get(self, completion_id: str) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
         """The completion if the caller may read it, else as absent as a missing one."""

@@ -9,11 +9,14 @@
   with a Postgres poll as fallback).
 - `JobStore.watch` yields a job's record on every change (Postgres LISTEN/NOTIFY).
 
-Delivery is at least once: handlers must be idempotent.
+Delivery is at least once: handlers must be idempotent. The record's attempt count fences
+runs: when JetStream redelivers a job whose worker it lost touch with (cut off from NATS,
+stalled), the new run's start makes the old one's progress and outcome writes no-ops, and the
+old run stops within a second (JobTakenOver).
 """
 
 from stackmesh_common.jobs.queue import JobKind, JobQueue, connect, ensure_stream
-from stackmesh_common.jobs.runner import JobContext, JobHandler, JobRunner, PermanentJobError
+from stackmesh_common.jobs.runner import JobContext, JobHandler, JobRunner, JobTakenOver, PermanentJobError
 from stackmesh_common.jobs.settings import WorkerSettings
 from stackmesh_common.jobs.store import TERMINAL, JobChanges, JobRecord, JobStore
 
@@ -27,6 +30,7 @@ __all__ = [
     "JobRecord",
     "JobRunner",
     "JobStore",
+    "JobTakenOver",
     "PermanentJobError",
     "WorkerSettings",
     "connect",

@@ -159,12 +159,12 @@ class JobQueue:
         """Records the job for the caller and queues it. Idempotent by `job_id`: a second
         submit returns the first record. Once this returns the job is durable, even if
         NATS is down: the record is published when it is back."""
-        record, created = await self.store.create(job_id, kind.name, payload, metadata=metadata, total=total)
-        if not created:
-            return record
         # The request id lets the worker's logs join the request's; the owner is in the record.
         headers = {REQUEST_ID_HEADER: rid} if (rid := request_id.get()) else {}
         tracing.inject(headers)  # the worker's spans join this request's trace
+        record, created = await self.store.create(job_id, kind.name, payload, metadata=metadata, total=total, message_headers=headers)
+        if not created:
+            return record
         try:
             await publish(self.nc, kind, job_id, headers)
         except Exception as exc:

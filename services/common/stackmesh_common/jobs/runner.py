@@ -45,6 +45,11 @@ class WorkerLost(Exception):
     """A job whose every run ended with its worker gone."""
 
 
+class JobTakenOver(Exception):
+    """This run's job was started again elsewhere: JetStream redelivered it to another worker
+    while this one could not reach the queue (a partition, a stall past ack_wait)."""
+
+
 @dataclass
 class JobContext:
     """One delivery of a job to its handler."""
@@ -58,6 +63,8 @@ class JobContext:
     store: JobStore
     # Set when a caller cancels the job: stop starting work, finish what is cheap, return.
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a later attempt has taken the job over: this run stops and records nothing.
+    taken_over: bool = False
     _written_at: float = 0.0
     _written: tuple[int, int | None, str | None] | None = None
 
@@ -67,14 +74,17 @@ class JobContext:
 
     async def progress(self, completed: int, total: int | None = None, phase: str | None = None, *, force: bool = False) -> None:
         """Records progress; calls closer than PROGRESS_INTERVAL_S apart are dropped unless
-        `force` (the last one of a phase) — concurrent callers must pass the latest count."""
+        `force` (the last one of a phase) — concurrent callers must pass the latest count.
+        Raises JobTakenOver when a later attempt owns the job: the handler stops there."""
         now = time.monotonic()
         if not force and now - self._written_at < PROGRESS_INTERVAL_S:
             return
         if (completed, total, phase) == self._written:
             return
         self._written_at, self._written = now, (completed, total, phase)
-        await self.store.progress(self.id, completed, total, phase)
+        if not await self.store.progress(self.id, completed, total, phase, attempt=self.attempt):
+            self.taken_over = True
+            raise JobTakenOver(f"job {self.id} was taken over by a later attempt than {self.attempt}")
 
 
 class JobHandler(Protocol):
@@ -173,14 +183,17 @@ class JobRunner:
         while not self._stopping.is_set():
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
-                for job_id in await self.store.unpublished(self.kind.name, SWEEP_AGE_S):
-                    await publish(self.nc, self.kind, job_id)
+                for job_id, headers in await self.store.unpublished(self.kind.name, SWEEP_AGE_S):
+                    await publish(self.nc, self.kind, job_id, headers)
                     await self.store.mark_published(job_id)
                     log.info("queued job %s that was recorded while the queue was down", job_id)
             except Exception as exc:
                 log.warning("sweeping unqueued %s jobs failed: %s", self.kind.name, exc)
 
     async def _heartbeat(self, job: JobContext, task: asyncio.Task[Any]) -> None:
+        """Tells JetStream the job is alive, and watches its record: for a cancel, and for a
+        later attempt (JetStream gave up on this worker, e.g. cut off from NATS), which ends
+        this run at once — the record, not the queue, decides who runs a job."""
         beat_every = self.kind.ack_wait_s / 3
         since_beat = 0.0
         while not task.done():
@@ -194,12 +207,17 @@ class JobRunner:
                 except Exception as exc:
                     # At worst the job is redelivered while it runs; the record decides who wins.
                     log.warning("heartbeat of job %s failed: %s", job.id, exc)
-            if not job.cancel_requested.is_set():
-                try:
-                    if (await self.store.get(job.id)).cancel_requested:
-                        self._cancel(job)
-                except Exception as exc:
-                    log.warning("reading the cancel flag of job %s failed: %s", job.id, exc)
+            try:
+                record = await self.store.get(job.id)
+            except Exception as exc:
+                log.warning("reading the record of job %s failed: %s", job.id, exc)
+                continue
+            if record.attempts != job.attempt or record.terminal:
+                job.taken_over = True
+                task.cancel()
+                return
+            if record.cancel_requested:
+                self._cancel(job)
 
     async def _handle(self, job_id: str) -> None:
         running = self._running[job_id]
@@ -279,7 +297,7 @@ class JobRunner:
         try:
             return "done", await asyncio.shield(work)
         except asyncio.CancelledError:
-            if work.cancelled() and job.cancel_requested.is_set():
+            if work.cancelled() and (job.cancel_requested.is_set() or job.taken_over):
                 return "done", None
             # The runner itself is stopping: stop the handler too, and hand the job back.
             work.cancel()
@@ -290,9 +308,14 @@ class JobRunner:
             return "error", exc
 
     async def _record(self, message: Msg, job: JobContext, outcome: str, value: Any) -> None:
+        if job.taken_over:
+            self._left_to_later_attempt(job)
+            return
         if outcome == "done":
             state = "cancelled" if job.cancel_requested.is_set() else "completed"
-            await self.store.finish(job.id, state, result=value)
+            if await self.store.finish(job.id, state, result=value, attempt=job.attempt) is None:
+                self._left_to_later_attempt(job)
+                return
             await message.ack_sync()
             log.info("job %s %s", job.id, state, extra={"fields": {"attempt": job.attempt}})
             return
@@ -300,13 +323,21 @@ class JobRunner:
         if isinstance(error, PermanentJobError) or job.last_attempt:
             log.warning("job %s failed for good on attempt %d: %s", job.id, job.attempt, error)
             await self.handler.failed(job, error)
-            await self.store.finish(job.id, "failed", error=error_of(error))
+            if await self.store.finish(job.id, "failed", error=error_of(error), attempt=job.attempt) is None:
+                self._left_to_later_attempt(job)
+                return
             await message.term()
             return
         # Exponential backoff keeps a failing dependency from being hammered.
         delay = min(2.0**job.attempt, 60.0)
         log.warning("job %s attempt %d failed, retrying in %.0f s: %s", job.id, job.attempt, delay, error)
         await message.nak(delay=delay)
+
+    @staticmethod
+    def _left_to_later_attempt(job: JobContext) -> None:
+        # Its delivery is stale: acking or naking it could settle the message the newer run
+        # holds, so this run leaves the message, the record and the result to that run.
+        log.warning("job taken over", extra={"fields": {"job_id": job.id, "attempt": job.attempt}})
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stops fetching, gives running jobs `grace_s` to finish, then hands the rest back unacked."""

@@ -124,13 +124,16 @@ class JobStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
-    async def _update(self, job_id: str, assignments: str, condition: str, args: tuple[Any, ...] = ()) -> JobRecord | None:
-        """Applies `assignments` when `condition` holds; notifies watchers; the new record or None."""
+    async def _update(
+        self, job_id: str, assignments: str, condition: str, args: tuple[Any, ...] = (), condition_args: tuple[Any, ...] = ()
+    ) -> JobRecord | None:
+        """Applies `assignments` (taking `args`) when `condition` (taking `condition_args`)
+        holds; notifies watchers; the new record or None."""
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
                     f"UPDATE jobs SET {assignments}, updated_at = now() WHERE id = %s AND ({condition}) RETURNING {_COLUMNS}",
-                    (*args, job_id),
+                    (*args, job_id, *condition_args),
                 )
             ).fetchone()
             if row is not None:
@@ -138,16 +141,27 @@ class JobStore:
         return None if row is None else _record(row)
 
     async def create(
-        self, job_id: str, kind: str, payload: Message, *, metadata: dict[str, str] | None = None, total: int = 0
+        self,
+        job_id: str,
+        kind: str,
+        payload: Message,
+        *,
+        metadata: dict[str, str] | None = None,
+        total: int = 0,
+        message_headers: dict[str, str] | None = None,
     ) -> tuple[JobRecord, bool]:
         """Inserts a scheduled job owned by the caller; (record, False) when a job with this id
-        already exists (one the caller may not see is a 409 as well: ids are global)."""
+        already exists (one the caller may not see is a 409 as well: ids are global).
+        `message_headers` go with every publish of its message (the sweeper's too)."""
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "INSERT INTO jobs (id, kind, state, payload, owner, owner_attributes, metadata, progress_total)"
-                    f" VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
-                    (job_id, kind, _pack(payload), access.owner(), access.owner_attributes_json(), Jsonb(metadata or {}), total),
+                    "INSERT INTO jobs (id, kind, state, payload, owner, owner_attributes, metadata, progress_total, message_headers)"
+                    f" VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
+                    (
+                        job_id, kind, _pack(payload), access.owner(), access.owner_attributes_json(), Jsonb(metadata or {}), total,
+                        Jsonb(message_headers or {}),
+                    ),
                 )
             ).fetchone()
         if row is not None:
@@ -207,16 +221,17 @@ class JobStore:
         async with self.pool.connection() as conn:
             await conn.execute("UPDATE jobs SET published = true WHERE id = %s", (job_id,))
 
-    async def unpublished(self, kind: str, older_than_s: float) -> list[str]:
+    async def unpublished(self, kind: str, older_than_s: float) -> list[tuple[str, dict[str, str]]]:
+        """(id, message headers) of scheduled jobs JetStream never confirmed, oldest first."""
         async with self.pool.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT id FROM jobs WHERE kind = %s AND NOT published AND state = 'scheduled'"
+                    "SELECT id, message_headers FROM jobs WHERE kind = %s AND NOT published AND state = 'scheduled'"
                     " AND created_at < now() - make_interval(secs => %s) ORDER BY created_at LIMIT 1000",
                     (kind, older_than_s),
                 )
             ).fetchall()
-        return [row[0] for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     async def start(self, job_id: str) -> JobRecord | None:
         """Claims a delivery: in_progress with one more attempt; None when the job is over."""
@@ -226,25 +241,43 @@ class JobStore:
             "state IN ('scheduled', 'in_progress') AND NOT cancel_requested",
         )
 
-    async def progress(self, job_id: str, completed: int, total: int | None = None, phase: str | None = None) -> None:
-        await self._update(
-            job_id,
-            "progress_completed = %s, progress_total = coalesce(%s, progress_total), phase = coalesce(%s, phase)",
-            "state = 'in_progress'",
-            (completed, total, phase),
+    async def progress(
+        self, job_id: str, completed: int, total: int | None = None, phase: str | None = None, *, attempt: int | None = None
+    ) -> bool:
+        """Records progress of a running job (of its `attempt`: a run a later one has taken
+        over writes nothing); False when nothing was written."""
+        fence, fence_args = _attempt_fence(attempt)
+        return (
+            await self._update(
+                job_id,
+                "progress_completed = %s, progress_total = coalesce(%s, progress_total), phase = coalesce(%s, phase)",
+                f"state = 'in_progress'{fence}",
+                (completed, total, phase),
+                fence_args,
+            )
+            is not None
         )
 
     async def finish(
-        self, job_id: str, state: str, *, result: dict[str, Any] | None = None, error: dict[str, Any] | None = None
+        self,
+        job_id: str,
+        state: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        attempt: int | None = None,
     ) -> JobRecord | None:
-        """Moves a job that is not over yet to a terminal state; None when it already was."""
+        """Moves a job that is not over yet to a terminal state; None when it already was, or
+        when `attempt` is given and a later attempt has taken the job over."""
         if state not in TERMINAL:
             raise ValueError(f"{state!r} is not a terminal job state")
+        fence, fence_args = _attempt_fence(attempt)
         return await self._update(
             job_id,
             "state = %s, result = coalesce(%s, result), error = %s, completed_at = now()",
-            "state NOT IN ('completed', 'failed', 'cancelled')",
+            f"state NOT IN ('completed', 'failed', 'cancelled'){fence}",
             (state, Jsonb(result) if result is not None else None, Jsonb(error) if error is not None else None),
+            fence_args,
         )
 
     async def request_cancel(self, job_id: str) -> JobRecord:
@@ -342,6 +375,12 @@ class JobChanges:
             log.warning("listening for job changes failed, polling: %s", exc)
             await self._conn.close()
             self._conn = None
+
+
+def _attempt_fence(attempt: int | None) -> tuple[str, tuple[int, ...]]:
+    """The condition that a write comes from the job's newest run: a worker cut off from the
+    queue may still reach Postgres after JetStream gave its job to another worker."""
+    return ("", ()) if attempt is None else (" AND attempts = %s", (attempt,))
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
