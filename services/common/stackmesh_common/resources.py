@@ -168,18 +168,19 @@ class ResourceRegistry:
         for resource in seeded:
             await self._insert(replace(resource, source="config"), replace_existing=True)
         await self._refresh(force=True)
+        async with self.pool.connection() as conn:
+            schema = (await (await conn.execute("SELECT current_schema()")).fetchone())[0]
         # Runs for the life of the process (cancelled with the event loop, or by close()).
-        self._listener = asyncio.create_task(self._listen(), name=f"{self.kind} changes")
+        self._listener = asyncio.create_task(self._listen(schema), name=f"{self.kind} changes")
 
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
 
-    async def _listen(self) -> None:
-        """Re-reads the table as soon as a replica or worker announces a change of this kind.
-        After a lost connection it listens again and re-reads (announcements were missed)."""
-        async with self.pool.connection() as conn:
-            schema = (await (await conn.execute("SELECT current_schema()")).fetchone())[0]
+    async def _listen(self, schema: str) -> None:
+        """Re-reads the table as soon as a replica or worker announces a change of this kind
+        (on the channel of the service's `schema`). After a lost connection it listens again
+        and re-reads (announcements were missed)."""
         channel = sql.Identifier(f"stackmesh_resources_{schema}")
         while True:
             try:
