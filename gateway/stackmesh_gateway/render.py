@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stackmesh_common.call_context import ATTRIBUTES_HEADER, ERROR_CODE_HEADER, ERROR_TYPE_HEADER, PRINCIPAL_HEADER
-from stackmesh_common.config import ConfigError, ServiceConfig, StackConfig
+from stackmesh_common.config import ConfigError, GatewayConfig, ServiceConfig, StackConfig
 from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths, upload_bindings
 from stackmesh_gateway.openapi import OPENAPI_PATH, build_openapi
 
@@ -385,6 +385,58 @@ def _tls_transport_socket(config: StackConfig) -> dict[str, Any]:
     }
 
 
+ENVOY_ADMIN_CLUSTER = "envoy_admin"
+METRICS_PATH = "/metrics"
+ADMIN_STATS_PATH = "/stats/prometheus"
+ROUTER_FILTER = {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+
+
+def _metrics_listener(gateway: GatewayConfig) -> dict[str, Any]:
+    """GET /metrics on `host`: Envoy's Prometheus stats, for scrapers outside the box or pod.
+    The admin listener stays on loopback (it can also shut Envoy down), so this listener
+    proxies exactly its /stats/prometheus and answers any other path with 404."""
+    hcm = {
+        "@type": HCM,
+        "stat_prefix": "metrics",
+        "codec_type": "AUTO",
+        "route_config": {
+            "name": "metrics",
+            "virtual_hosts": [
+                {
+                    "name": "metrics",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {"path": METRICS_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+                            "route": {"cluster": ENVOY_ADMIN_CLUSTER, "prefix_rewrite": ADMIN_STATS_PATH},
+                        },
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such route\n"}}},
+                    ],
+                }
+            ],
+        },
+        "http_filters": [ROUTER_FILTER],
+    }
+    return {
+        "name": "metrics",
+        "address": {"socket_address": {"address": gateway.host, "port_value": gateway.metrics_port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
+def _admin_cluster(gateway: GatewayConfig) -> dict[str, Any]:
+    """Envoy's own admin listener, over plain HTTP/1.1 on loopback."""
+    return {
+        "name": ENVOY_ADMIN_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": _seconds(gateway.connect_timeout_s),
+        "load_assignment": {
+            "cluster_name": ENVOY_ADMIN_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": gateway.admin_port}}}}]}],
+        },
+    }
+
+
 def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -> dict[str, Any]:
     """The Envoy bootstrap config as a dict (write it as YAML or JSON); with `openapi` (the
     file write_openapi wrote), it serves that file at GET /v1/openapi.json."""
@@ -487,7 +539,7 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
                 },
             },
             *([_auth_cache_filter(), _ext_authz_filter(config)] if config.auth.enabled else []),
-            {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+            ROUTER_FILTER,
         ],
     }
     families = sorted({_family(s, config) for s in services} & set(config.services))
@@ -501,16 +553,12 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
     chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
     if gateway.tls is not None:
         chain["transport_socket"] = _tls_transport_socket(config)
+    listeners = [{"name": "public", "address": {"socket_address": {"address": gateway.host, "port_value": gateway.port}}, "filter_chains": [chain]}]
+    if config.telemetry.metrics.enabled:
+        listeners.append(_metrics_listener(gateway))
+        clusters.append(_admin_cluster(gateway))
     return {
+        # Loopback only: the admin API can also change Envoy's state and shut it down.
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": gateway.admin_port}}},
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "public",
-                    "address": {"socket_address": {"address": gateway.host, "port_value": gateway.port}},
-                    "filter_chains": [chain],
-                }
-            ],
-            "clusters": clusters,
-        },
+        "static_resources": {"listeners": listeners, "clusters": clusters},
     }

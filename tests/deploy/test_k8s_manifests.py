@@ -308,8 +308,9 @@ def test_gateway_routes_to_each_service_by_its_service_name(
     renders: dict[str, list[dict[str, Any]]], descriptor: Path, tmp_path: Path, name: str
 ) -> None:
     """The Envoy config the gateway renders at start from the mounted distribution: one cluster
-    per service, at its headless Service's name and gRPC port; the listener is what the
-    gateway's Service and probes target."""
+    per service, at its headless Service's name and gRPC port; the listeners are what the
+    gateway's Service, probes and scrape annotations target (Envoy's stats at :9464/metrics,
+    through the loopback admin, which is no port of the pod)."""
     objects = renders[name]
     config = distribution(objects, tmp_path / "distribution")
     envoy = render(config, descriptor)
@@ -320,6 +321,7 @@ def test_gateway_routes_to_each_service_by_its_service_name(
         for group in cluster["load_assignment"]["endpoints"]
         for endpoint in group["lb_endpoints"]
     }
+    assert clusters.pop("envoy_admin") == {"address": "127.0.0.1", "port_value": config.gateway.admin_port}
     assert set(clusters) == set(config.services)
     for service, address in clusters.items():
         exposed = services[address["address"]]["spec"]
@@ -328,10 +330,18 @@ def test_gateway_routes_to_each_service_by_its_service_name(
         assert exposed["clusterIP"] == "None", service
     gateway = container(objects, "gateway")
     assert gateway["command"] == ["python", "-m", "stackmesh_gateway", "run", "--config", CONFIG]
-    listener = envoy["static_resources"]["listeners"][0]["address"]["socket_address"]
-    assert (listener["address"], listener["port_value"]) == ("0.0.0.0", ports(gateway)["http"])
+    listeners = {listener["name"]: listener["address"]["socket_address"] for listener in envoy["static_resources"]["listeners"]}
+    assert listeners == {
+        "public": {"address": "0.0.0.0", "port_value": ports(gateway)["http"]},
+        "metrics": {"address": "0.0.0.0", "port_value": ports(gateway)["metrics"]},
+    }
+    assert ports(gateway) == {"http": config.gateway.port, "metrics": METRICS_PORT} and config.gateway.metrics_port == METRICS_PORT
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert services["gateway"]["spec"]["ports"] == [{"name": "http", "port": config.gateway.port, "targetPort": "http"}]
+    assert pods(objects)["gateway"]["metadata"]["annotations"] == SCRAPE
+    assert services["gateway"]["spec"]["ports"] == [
+        {"name": "http", "port": config.gateway.port, "targetPort": "http"},
+        {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
+    ]
 
 
 def test_gpu_overlay_serves_chat_from_vllm_on_a_gpu(renders: dict[str, list[dict[str, Any]]], tmp_path: Path) -> None:

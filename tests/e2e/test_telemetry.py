@@ -38,7 +38,22 @@ def test_status_lists_a_metrics_endpoint_for_every_service_and_the_gateway(stack
     for name in stack.config.services:
         text = scrape(metrics_urls[name])
         assert "stackmesh_rpc_calls_total" in text and "stackmesh_db_pool_connections" in text, name
-    assert "envoy_cluster_upstream_rq" in scrape(metrics_urls["gateway"])
+    gateway = scrape(metrics_urls["gateway"])
+    assert re.search(r"^envoy_", gateway, re.MULTILINE) and "envoy_cluster_upstream_rq" in gateway
+
+
+def test_the_gateway_metrics_port_serves_only_metrics(stack, metrics_urls):
+    """Envoy's stats at the gateway's metrics port, never the rest of its admin API."""
+    url = metrics_urls["gateway"]
+    assert url.endswith(f":{stack.config.gateway.metrics_port}/metrics"), url
+    assert stack.config.gateway.metrics_port not in {stack.config.gateway.port, stack.config.gateway.admin_port}
+    origin = url.removesuffix("/metrics")
+    for method, path in (("POST", "/quitquitquit"), ("GET", "/stats"), ("GET", "/stats/prometheus"), ("GET", "/config_dump"),
+                         ("GET", "/metrics/../config_dump"), ("GET", "/metrics/"), ("POST", "/metrics")):  # fmt: skip
+        answer = httpx.request(method, f"{origin}{path}", timeout=10)
+        assert answer.status_code == 404, (method, path, answer.status_code)
+    # Envoy still runs.
+    assert httpx.get(f"{stack.gateway_url}/healthz", timeout=10).status_code == 200
 
 
 def test_a_chat_counts_calls_latency_and_tokens(client, metrics_urls):

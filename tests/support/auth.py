@@ -51,8 +51,8 @@ def start_auth_gateway(stack: LocalStack, directory: Path, *, tls: dict[str, str
     `tls` ({"cert_file", "key_file"}) serving https."""
     data = yaml.safe_load(stack.config_path.read_text())
     data["auth"] = {**data.get("auth", {}), "enabled": True, **auth}
-    port, admin_port = _free_port(), _free_port()
-    data["gateway"].update(port=port, admin_port=admin_port, tls=tls)
+    port, admin_port, metrics_port = _free_port(), _free_port(), _free_port()
+    data["gateway"].update(port=port, admin_port=admin_port, metrics_port=metrics_port, tls=tls)
     data["state_dir"] = str(directory)
     config = directory / "auth-gateway.yaml"
     config.write_text(yaml.safe_dump(data))

@@ -58,11 +58,50 @@ def test_a_collector_without_a_host_is_a_config_error():
         render(config, DESCRIPTOR)
 
 
-def test_compose_scrapes_every_service_on_the_metrics_port():
+def _listener(rendered: dict, name: str) -> dict | None:
+    return next((each for each in rendered["static_resources"]["listeners"] if each["name"] == name), None)
+
+
+def test_the_metrics_listener_serves_only_envoys_prometheus_stats(tmp_path):
+    config = load_config(REPO / "deploy/distributions/local.yaml", env={"STACKMESH_GATEWAY__METRICS_PORT": "19464", "STACKMESH_GATEWAY__ADMIN_PORT": "19901"})
+    rendered = render(config, DESCRIPTOR)
+    assert [each["name"] for each in rendered["static_resources"]["listeners"]] == ["public", "metrics"]
+    listener = _listener(rendered, "metrics")
+    assert listener["address"]["socket_address"] == {"address": config.gateway.host, "port_value": 19464}
+    [chain] = listener["filter_chains"]
+    assert "transport_socket" not in chain
+    hcm = chain["filters"][0]["typed_config"]
+    assert (hcm["stat_prefix"], hcm["codec_type"]) == ("metrics", "AUTO")
+    assert [f["name"] for f in hcm["http_filters"]] == ["envoy.filters.http.router"]
+    [host] = hcm["route_config"]["virtual_hosts"]
+    forwarded, rest = host["routes"]
+    # Exactly GET /metrics reaches the admin, as /stats/prometheus; everything else is a 404.
+    assert forwarded["match"] == {"path": "/metrics", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]}
+    assert forwarded["route"] == {"cluster": "envoy_admin", "prefix_rewrite": "/stats/prometheus"}
+    assert rest["match"] == {"prefix": "/"} and rest["direct_response"]["status"] == 404 and "route" not in rest
+    admin = next(c for c in rendered["static_resources"]["clusters"] if c["name"] == "envoy_admin")
+    assert admin["type"] == "STATIC" and "typed_extension_protocol_options" not in admin
+    address = admin["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+    assert address == {"address": "127.0.0.1", "port_value": 19901} == rendered["admin"]["address"]["socket_address"]
+    # No other route anywhere goes to the admin.
+    routes = [r for each in rendered["static_resources"]["listeners"] for c in each["filter_chains"] for f in c["filters"]
+              for v in f["typed_config"]["route_config"]["virtual_hosts"] for r in v["routes"]]  # fmt: skip
+    assert [r for r in routes if r.get("route", {}).get("cluster") == "envoy_admin"] == [forwarded]
+    _envoy_accepts(rendered, tmp_path)
+
+
+def test_without_metrics_there_is_no_metrics_listener():
+    config = load_config(REPO / "deploy/distributions/local.yaml", env={"STACKMESH_TELEMETRY__METRICS__ENABLED": "false"})
+    rendered = render(config, DESCRIPTOR)
+    assert [each["name"] for each in rendered["static_resources"]["listeners"]] == ["public"]
+    assert "envoy_admin" not in [c["name"] for c in rendered["static_resources"]["clusters"]]
+
+
+def test_compose_scrapes_every_service_and_the_gateway_on_the_metrics_port():
     config = load_config(REPO / "deploy/distributions/compose.yaml", env={})
-    assert config.telemetry.metrics.port == 9464
+    assert config.telemetry.metrics.port == 9464 == config.gateway.metrics_port
     compose = yaml.safe_load((REPO / "deploy/docker-compose.yaml").read_text())["services"]
-    for name in config.services:
+    for name in [*config.services, "gateway"]:
         container = compose[name.replace("_", "-")]
         assert container["labels"]["prometheus.io/scrape"] == "true" and container["labels"]["prometheus.io/port"] == "9464", name
         assert "9464" in container["expose"]

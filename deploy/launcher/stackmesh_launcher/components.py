@@ -439,10 +439,12 @@ class Gateway(Component):
     module = "stackmesh_gateway"
     ready_timeout_s = 60.0
 
-    def __init__(self, gateway: GatewayConfig, state_dir: Path, config_path: Path) -> None:
+    def __init__(self, gateway: GatewayConfig, state_dir: Path, config_path: Path, *, metrics: bool) -> None:
         super().__init__("gateway", state_dir)
         self.gateway = gateway
         self.config_path = config_path
+        # telemetry.metrics.enabled: the rendered config has the metrics listener.
+        self.metrics = metrics
 
     @property
     def url(self) -> str:
@@ -450,9 +452,9 @@ class Gateway(Component):
         return f"{scheme}://{connect_host(self.gateway.host)}:{self.gateway.port}"
 
     @property
-    def metrics_url(self) -> str:
-        # Envoy's own stats, on its admin listener (loopback only).
-        return f"http://127.0.0.1:{self.gateway.admin_port}/stats/prometheus"
+    def metrics_url(self) -> str | None:
+        # Envoy's own stats, proxied from its admin listener (loopback only) by the metrics listener.
+        return _metrics_url(self.gateway.host, self.gateway.metrics_port if self.metrics else None)
 
     @property
     def address(self) -> str:
@@ -463,12 +465,17 @@ class Gateway(Component):
         return Probe("http", f"{self.url}/healthz")
 
     def port_claims(self) -> list[PortClaim]:
-        return [
+        claims = [
             PortClaim(self.name, self.gateway.host, self.gateway.port, "STACKMESH_GATEWAY__PORT"),
             PortClaim(
                 f"{self.name} admin", self.gateway.host, self.gateway.admin_port, "STACKMESH_GATEWAY__ADMIN_PORT"
             ),
         ]
+        if self.metrics:
+            claims.append(
+                PortClaim(f"{self.name} metrics", self.gateway.host, self.gateway.metrics_port, "STACKMESH_GATEWAY__METRICS_PORT")
+            )
+        return claims
 
     def preflight(self) -> None:
         _require_module(self.name, self.module, "pip install -e gateway, or start without the gateway")

@@ -105,6 +105,8 @@ class LocalStack:
         if gateway:
             data["gateway"]["port"] = port(config.gateway.port, config.gateway.host)
             data["gateway"]["admin_port"] = port(config.gateway.admin_port, config.gateway.host)
+            if config.telemetry.metrics.enabled:
+                data["gateway"]["metrics_port"] = port(config.gateway.metrics_port, config.gateway.host)
         resolved = StackConfig.model_validate(data)
 
         def metrics_port(service: ServiceConfig) -> int | None:
@@ -122,7 +124,7 @@ class LocalStack:
                 for i in range(1, service.workers + 1)
             ]
         if gateway:
-            components.append(Gateway(resolved.gateway, self.state_dir, self.config_path))
+            components.append(Gateway(resolved.gateway, self.state_dir, self.config_path, metrics=resolved.telemetry.metrics.enabled))
         return resolved, components
 
     @property

@@ -108,6 +108,8 @@ class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 8321
     admin_port: int = 9901
+    # A listener on `host` serving Envoy's Prometheus stats at GET /metrics (when telemetry.metrics.enabled).
+    metrics_port: int = 9464
     # Requests with a larger body are refused with 413.
     max_request_bytes: int = 8 * 1024 * 1024
     # Uploads (RPCs taking `stream google.api.HttpBody`, e.g. POST /v1/files) stream to their
