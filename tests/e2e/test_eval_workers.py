@@ -25,7 +25,7 @@ from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, LOCAL_DISTRIBUTION
 from tests.e2e.test_bad_input import error_of
 
-ROWS = 200
+ROWS = 100
 KILLS = 5
 
 

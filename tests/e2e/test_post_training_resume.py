@@ -27,7 +27,7 @@ from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, LOCAL_DISTRIBUTION
 from tests.e2e.test_post_training import SECRETS
 
-STEPS = 12
+STEPS = 8
 SAVE_EVERY = 3
 WORKER = "post_training-worker-1"
 
