@@ -1,16 +1,21 @@
 """What traces and metrics cost, measured in one interleaved run.
 
-Two local stacks of the inference service, identical but for `telemetry` (off in one; in the
-other every call is a span written to the trace files and counted in the Prometheus metrics,
-the gateway starting each trace): `GET /v1/models` and a short chat completion, p50 through
-each gateway (interleaved, keep-alive clients), then requests/s of each at concurrency 32
-(wrk, `GET /v1/models`) and 4 (chat), in interleaved slices.
-Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--sample-ratio R]
+Local stacks of the inference service, identical but for `telemetry`: off in the first, and in
+the others as `--variants` says (by default metrics alone, then metrics with traces sampled at
+5 % and at 100 %: each sampled call is a span in the trace files, the gateway starting each
+trace). `GET /v1/models` and a short chat completion, p50 through each gateway (interleaved,
+keep-alive clients), then requests/s of each at concurrency 32 (wrk, `GET /v1/models`) and 4
+(chat), in interleaved slices, with the inference process's CPU time per `GET /v1/models`
+during them (from /proc: steadier than requests/s on a shared 2-core box). Every ratio is
+against the stack with telemetry off.
+Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--variants metrics,all:0.05,all:1]
+  variant: `metrics`, `traces:R` (traces sampled at R, no metrics) or `all:R` (both)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import wrk_requests_per_second  # noqa: E402
 from bench.support import elapsed_ms, local_distribution, percentile  # noqa: E402
+from stackmesh_launcher import state  # noqa: E402
 from stackmesh_launcher.stack import LocalStack  # noqa: E402
 
 CHAT_MODEL = "llama-cpp/SmolLM2-135M-Instruct"
@@ -33,13 +39,33 @@ CHAT = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "Say hi."}
 SLICES = 3
 
 
-def distribution(directory: Path, telemetry: bool, sample_ratio: float) -> Path:
+def distribution(directory: Path, metrics: bool, sample_ratio: float | None) -> Path:
+    """local.yaml's inference + vector_io with metrics on or off and traces at `sample_ratio`
+    (None: off)."""
     path = local_distribution(directory, "inference", "vector_io")
     data = yaml.safe_load(path.read_text())
-    traces = {"enabled": telemetry, "directory": "traces", "sample_ratio": sample_ratio}
-    data["telemetry"] = {"metrics": {"enabled": telemetry}, "traces": traces}
+    traces = {"enabled": sample_ratio is not None, "directory": "traces", "sample_ratio": sample_ratio or 0.0}
+    data["telemetry"] = {"metrics": {"enabled": metrics}, "traces": traces}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def variant(spec: str) -> tuple[str, bool, float | None]:
+    """`metrics`, `traces:R` or `all:R` -> (label, metrics on, trace sample ratio or None)."""
+    kind, _, ratio = spec.partition(":")
+    if kind == "metrics" and not ratio:
+        return "metrics", True, None
+    if kind in ("traces", "all") and ratio:
+        label = f"traces {float(ratio):.0%}" + (" + metrics" if kind == "all" else "")
+        return label, kind == "all", float(ratio)
+    raise SystemExit(f"unknown variant {spec!r}: metrics, traces:R or all:R")
+
+
+def cpu_seconds(stack: LocalStack, component: str) -> float:
+    """User + system CPU time the component's process has used so far."""
+    [pid] = [c.process.pid for c in state.read(stack.state_dir).components if c.name == component]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(client: httpx.Client, method: str, url: str, body: dict | None = None) -> float:
@@ -66,15 +92,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000, help="GET /v1/models rounds")
     parser.add_argument("--chats", type=int, default=60, help="chat completion rounds")
     parser.add_argument("--seconds", type=float, default=15.0, help="per stack, for each throughput measure")
-    parser.add_argument("--sample-ratio", type=float, default=1.0, help="of the traces the gateway starts")
+    parser.add_argument("--variants", default="metrics,all:0.05,all:1", help="comma-separated, compared with telemetry off")
     args = parser.parse_args()
+    variants = [("telemetry off", False, None)] + [variant(spec) for spec in args.variants.split(",")]
 
     with tempfile.TemporaryDirectory() as state:
         root = Path(state)
         stacks = {}
-        for name, on in (("telemetry off", False), ("traces + metrics", True)):
+        for name, metrics, ratio in variants:
             (root / name).mkdir()
-            stacks[name] = LocalStack(distribution(root / name, on, args.sample_ratio), root / name / "stack", free_ports=True)
+            stacks[name] = LocalStack(distribution(root / name, metrics, ratio), root / name / "stack", free_ports=True)
         try:
             for stack in stacks.values():
                 stack.start()
@@ -84,7 +111,7 @@ def main() -> None:
                     timed(client, "GET", "/v1/models")
                 timed(client, "POST", "/v1/chat/completions", CHAT)
 
-            print(f"\n{'':22} {'models p50':>11} {'p99':>8} {'chat p50':>10} {'p99':>8}   (ms)")
+            print(f"\n{'':26} {'models p50':>11} {'p99':>8} {'chat p50':>10} {'p99':>8}   added p50 (ms)")
             models = {name: [] for name in stacks}
             chats = {name: [] for name in stacks}
             for _ in range(args.rounds):
@@ -95,25 +122,35 @@ def main() -> None:
                     chats[name].append(timed(client, "POST", "/v1/chat/completions", CHAT))
             base = "telemetry off"
             for name in stacks:
+                added_models = statistics.median(models[name]) - statistics.median(models[base])
+                added_chat = statistics.median(chats[name]) - statistics.median(chats[base])
                 print(
-                    f"{name:22} {statistics.median(models[name]):11.3f} {percentile(models[name], 99):8.3f}"
+                    f"{name:26} {statistics.median(models[name]):11.3f} {percentile(models[name], 99):8.3f}"
                     f" {statistics.median(chats[name]):10.2f} {percentile(chats[name], 99):8.2f}"
+                    f"   models {added_models:+.3f}, chat {added_chat:+.2f}"
                 )
-            on = "traces + metrics"
-            print(f"added p50: GET /v1/models {statistics.median(models[on]) - statistics.median(models[base]):+.3f} ms,"
-                  f" chat {statistics.median(chats[on]) - statistics.median(chats[base]):+.2f} ms")
 
             rates = {name: [] for name in stacks}
             chat_rates = {name: [] for name in stacks}
-            for _ in range(SLICES):
-                for name, stack in stacks.items():
-                    rates[name].append(wrk_requests_per_second(f"{stack.gateway_url}/v1/models", max(1, round(args.seconds / SLICES))))
-                    chat_rates[name].append(chats_per_second(f"{stack.gateway_url}/v1/chat/completions", args.seconds / SLICES))
-            print(f"\nthroughput, {args.seconds:g}s per stack in {SLICES} interleaved slices")
+            cpu_per_request = {name: [] for name in stacks}
+            slices = max(SLICES, len(stacks))
+            order = list(stacks.items())
+            for turn in range(slices):
+                # Each slice starts with another stack: the first and last of a round fared
+                # differently on this box (caches, scheduling), whatever their telemetry.
+                for name, stack in order[turn % len(order):] + order[: turn % len(order)]:
+                    seconds = max(1, round(args.seconds / slices))
+                    before = cpu_seconds(stack, "inference")
+                    rates[name].append(wrk_requests_per_second(f"{stack.gateway_url}/v1/models", seconds))
+                    cpu_per_request[name].append((cpu_seconds(stack, "inference") - before) / (rates[name][-1] * seconds) * 1e6)
+                    chat_rates[name].append(chats_per_second(f"{stack.gateway_url}/v1/chat/completions", args.seconds / slices))
+            print(f"\nthroughput, {args.seconds:g}s per stack in {slices} interleaved slices, each round in another order")
             for name in stacks:
                 rps, cps = statistics.mean(rates[name]), statistics.mean(chat_rates[name])
+                cpu, base_cpu = statistics.median(cpu_per_request[name]), statistics.median(cpu_per_request[base])
                 print(
-                    f"{name:22} GET /v1/models c32 {rps:7.0f} req/s ({rps / statistics.mean(rates[base]):.3f}x)"
+                    f"{name:26} GET /v1/models c32 {rps:7.0f} req/s ({rps / statistics.mean(rates[base]):.3f}x),"
+                    f" service CPU {cpu:4.0f} us/req ({cpu - base_cpu:+4.0f} us, {base_cpu / cpu:.3f}x)"
                     f"   chat c4 {cps:6.2f} req/s ({cps / statistics.mean(chat_rates[base]):.3f}x)"
                 )
             for client in clients.values():

@@ -129,6 +129,8 @@ class _Call:
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     latency = metrics.RPC_SECONDS.labels(method)
+    # The call counter's child per outcome, looked up once (labels() takes a lock each time).
+    counted: dict[str, Any] = {}
 
     def begin(context: grpc.aio.ServicerContext) -> _Call:
         # grpc.aio runs each call in its own task, so what is set here stays with the call.
@@ -152,7 +154,10 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
         seconds = time.perf_counter() - call.started
         if metrics.enabled:
             latency.observe(seconds)
-            metrics.RPC_CALLS.labels(method, outcome).inc()
+            counter = counted.get(outcome)
+            if counter is None:
+                counter = counted[outcome] = metrics.RPC_CALLS.labels(method, outcome)
+            counter.inc()
         log.info("rpc", extra={"fields": {"method": method, "outcome": outcome, "ms": round(seconds * 1000, 2)}})
         if call.span is not None:
             if call.span.is_recording():

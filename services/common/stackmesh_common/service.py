@@ -240,6 +240,8 @@ def _start_telemetry(ctx: ServiceContext, process: str, metrics_port: int | None
     when None: one process per container)."""
     provider = tracing.setup(ctx.config, process)
     if provider is not None:
+        if tracing.file_writer is not None:
+            ctx.background(tracing.file_writer.run(), "span file")
         ctx.on_close(lambda: asyncio.to_thread(provider.shutdown))  # flushes the last spans
     settings = ctx.config.telemetry.metrics
     if settings.enabled:

@@ -9,16 +9,18 @@ per process when `telemetry.traces.directory` is (read back by `stackmesh traces
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
+from collections import deque
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -28,6 +30,12 @@ from stackmesh_common.config import StackConfig
 TRACEPARENT = "traceparent"
 # A span file is started over (the old one kept as .1) past this size.
 MAX_FILE_BYTES = 32 * 1024 * 1024
+# Spans wait at most this long for their file (`stackmesh traces` shows a request right after it).
+WRITE_INTERVAL_S = 1.0
+# Spans written per slice; the event loop runs other work between slices.
+WRITE_SLICE = 128
+# Spans held for the file at most; past it the oldest are dropped (a stalled disk).
+MAX_QUEUED_SPANS = 65536
 
 _propagator = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("stackmesh")
@@ -89,6 +97,43 @@ class JsonLinesExporter(SpanExporter):
         pass
 
 
+class LoopSpanWriter(SpanProcessor):
+    """Writes finished spans to the process's span file from its event loop: ending a span only
+    queues it, and `run` writes the queue every second, a slice at a time. The SDK's
+    BatchSpanProcessor does this work in a thread of its own, which contends with the event
+    loop for the GIL on a busy service (bench/telemetry.py measures what spans cost)."""
+
+    def __init__(self, exporter: JsonLinesExporter) -> None:
+        self.exporter = exporter
+        self._queue: deque[ReadableSpan] = deque(maxlen=MAX_QUEUED_SPANS)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._queue.append(span)  # deque appends are atomic: spans may end in any thread
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(WRITE_INTERVAL_S)
+            while self._queue:
+                self._write_slice()
+                await asyncio.sleep(0)
+
+    def _write_slice(self) -> None:
+        batch = [self._queue.popleft() for _ in range(min(WRITE_SLICE, len(self._queue)))]
+        self.exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        while self._queue:
+            self._write_slice()
+        return True
+
+    def shutdown(self) -> None:
+        self.force_flush()
+
+
+# The span file's writer of this process, whose `run` the service kit keeps going.
+file_writer: LoopSpanWriter | None = None
+
+
 def setup(config: StackConfig, process: str) -> TracerProvider | None:
     """Installs the process's tracer provider; None when traces are off or go nowhere."""
     traces = config.telemetry.traces
@@ -98,15 +143,14 @@ def setup(config: StackConfig, process: str) -> TracerProvider | None:
         resource=Resource.create({"service.name": f"stackmesh-{process.split('-worker')[0]}", "service.instance.id": process}),
         sampler=ParentBased(TraceIdRatioBased(traces.sample_ratio)),
     )
+    global enabled, file_writer
     if traces.directory:
-        path = config.state_path(traces.directory) / f"{process}-{os.getpid()}.jsonl"
-        # Exported each second: `stackmesh traces` shows a request right after it.
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesExporter(path), schedule_delay_millis=1000))
+        file_writer = LoopSpanWriter(JsonLinesExporter(config.state_path(traces.directory) / f"{process}-{os.getpid()}.jsonl"))
+        provider.add_span_processor(file_writer)
     if traces.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces.otlp_endpoint, insecure=True)))
     trace.set_tracer_provider(provider)
-    global enabled
     enabled = True
     return provider
