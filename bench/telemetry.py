@@ -6,7 +6,7 @@ the others as `--variants` says (by default metrics alone, then metrics with tra
 trace). `GET /v1/models` and a short chat completion, p50 through each gateway (interleaved,
 keep-alive clients), then requests/s of each at concurrency 32 (wrk, `GET /v1/models`) and 4
 (chat), in interleaved slices, with the inference process's CPU time per `GET /v1/models`
-during them (from /proc: steadier than requests/s on a shared 2-core box). Every ratio is
+during them (steadier than requests/s on a shared 2-core box). Every ratio is
 against the stack with telemetry off.
 Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--variants metrics,all:0.05,all:1]
   variant: `metrics`, `traces:R` (traces sampled at R, no metrics) or `all:R` (both)
@@ -15,7 +15,6 @@ Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--varia
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,8 +64,8 @@ def variant(spec: str) -> tuple[str, bool, float | None]:
 def cpu_seconds(stack: LocalStack, component: str) -> float:
     """User + system CPU time the component's process has used so far."""
     [pid] = [c.process.pid for c in state.read(stack.state_dir).components if c.name == component]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = psutil.Process(pid).cpu_times()
+    return used.user + used.system
 
 
 def timed(client: httpx.Client, method: str, url: str, body: dict | None = None) -> float:

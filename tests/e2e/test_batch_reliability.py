@@ -19,10 +19,10 @@ import openai
 import pytest
 import yaml
 
-from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import LOCAL_DISTRIBUTION, start_local_stack
 from tests.e2e.test_batches import FINAL, chat_line, jsonl, upload
+from tests.support.processes import component_pids
 from tests.support.workers import WorkerProcess, json_lines
 
 BATCH_WORKER = "stackmesh_inference.worker"
@@ -189,13 +189,6 @@ def assert_one_output_per_line(client: openai.OpenAI, done, custom_ids: list[str
         assert output["response"]["body"]["choices"][0]["message"]["content"] is not None
 
 
-def pids(stack: LocalStack, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
-    """name → (pid, restarts) from the launcher's stack.json."""
-    record = state.read(stack.state_dir)
-    assert record is not None
-    return {c.name: (c.process.pid, c.restarts) for c in record.components if c.name in names}
-
-
 def test_a_worker_killed_at_five_random_points_loses_and_duplicates_nothing(batch_stack, workers):
     rng = random.Random(SEED)
     client = sdk(batch_stack)
@@ -234,7 +227,7 @@ def test_nats_then_postgres_crashing_mid_batch_needs_no_service_restart(batch_st
     client = sdk(batch_stack)
     worker = workers()
     watched = ("inference", "vector_io", "gateway")
-    before = pids(batch_stack, watched)
+    before = component_pids(batch_stack, watched)
     custom_ids = [f"crash-{i}" for i in range(60)]
     batch = create_batch(client, [chat_line(c, f"Count to {i}", max_tokens=8) for i, c in enumerate(custom_ids)])
     watch = Watch(batch_stack, batch.id)
@@ -253,7 +246,7 @@ def test_nats_then_postgres_crashing_mid_batch_needs_no_service_restart(batch_st
     finally:
         watch.close()
     assert worker.process.poll() is None, "the worker died"
-    assert pids(batch_stack, watched) == before, "a service was restarted"
+    assert component_pids(batch_stack, watched) == before, "a service was restarted"
     assert_one_output_per_line(client, done, custom_ids)
     assert watch.last["state"] == "JOB_STATE_COMPLETED", watch.last
     # While Postgres restarted, reads were "retry" (503), never an internal error.

@@ -16,10 +16,10 @@ import httpx
 import openai
 import pytest
 
-from stackmesh_launcher import state
 from stackmesh_launcher.stack import LocalStack
 from tests.conftest import CHAT_MODEL, start_local_stack
 from tests.e2e.test_bad_input import error_of
+from tests.support.processes import component_pids
 
 LONG = [{"role": "user", "content": "Write a very long story about a dragon and a knight."}]
 
@@ -119,13 +119,6 @@ def attach_file(store_id: str) -> Callable[[httpx.Client, int], httpx.Response |
     return step
 
 
-def pids(stack: LocalStack, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
-    """name → (pid, restarts) from the launcher's stack.json."""
-    record = state.read(stack.state_dir)
-    assert record is not None
-    return {c.name: (c.process.pid, c.restarts) for c in record.components if c.name in names}
-
-
 def eventually(check: Callable[[], list], timeout_s: float) -> list:
     """Calls `check` until it returns no misses (or time is up); the last misses."""
     deadline = time.monotonic() + timeout_s
@@ -139,7 +132,7 @@ def test_nats_then_postgres_crash_under_load_loses_no_acknowledged_write_or_job(
     target = api.post("/v1/vector_stores", json={"name": "chaos-target"}).json()["id"]
     # Every service, worker and the gateway: none may need a restart.
     services = tuple(name for name in own_stack.components if name not in ("postgres", "nats"))
-    before = pids(own_stack, services)
+    before = component_pids(own_stack, services)
     loads = [
         Load("chats", own_stack.gateway_url, store_chat),
         Load("attachments", own_stack.gateway_url, attach_file(target)),
@@ -163,7 +156,7 @@ def test_nats_then_postgres_crash_under_load_loses_no_acknowledged_write_or_job(
     report = {load.name: (len(load.acknowledged), load.failures()) for load in loads}
     print(f"\nacknowledged and refused per load: {report}")
 
-    assert pids(own_stack, services) == before, "a service was restarted"
+    assert component_pids(own_stack, services) == before, "a service was restarted"
     # Each service reconnected by itself: each API family answers, reads and writes.
     for method, path, body in SMOKE:
         response = api.request(method, path, json=body)
