@@ -1,15 +1,17 @@
 """What traces and metrics cost, measured in one interleaved run.
 
 Local stacks of the inference service, identical but for `telemetry`: off in the first, and in
-the others as `--variants` says (by default metrics alone, then metrics with traces sampled at
-5 % and at 100 %: each sampled call is a span in the trace files, the gateway starting each
-trace). `GET /v1/models` and a short chat completion, p50 through each gateway (interleaved,
-keep-alive clients), then requests/s of each at concurrency 32 (wrk, `GET /v1/models`) and 4
-(chat), in interleaved slices, with the inference process's CPU time per `GET /v1/models`
-during them (steadier than requests/s on a shared 2-core box). Every ratio is
-against the stack with telemetry off.
-Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--variants metrics,all:0.05,all:1]
-  variant: `metrics`, `traces:R` (traces sampled at R, no metrics) or `all:R` (both)
+the others as `--variants` says (by default a second stack with telemetry off, metrics alone,
+then metrics with traces sampled at 5 % and at 100 %: each sampled call is a span in the trace
+files, the gateway starting each trace). `GET /v1/models` and a short chat completion, p50
+through each gateway (interleaved, keep-alive clients), then requests/s of each at concurrency
+32 (wrk, `GET /v1/models`) and 4 (chat), in interleaved slices, with the inference process's
+CPU time per `GET /v1/models` during them (steadier than requests/s on a shared 2-core box).
+Every ratio is against the first stack with telemetry off.
+Usage: python bench/telemetry.py [--rounds N] [--chats N] [--seconds S] [--variants off,metrics,all:0.05,all:1]
+  variant: `off` (a second stack without telemetry: how much two identical stacks differ on
+  this box), `metrics`, `traces:R` (traces sampled at R, no metrics) or `all:R` (both).
+  bench/telemetry_calls.py measures the per-call cost below that noise.
 """
 
 from __future__ import annotations
@@ -51,14 +53,16 @@ def distribution(directory: Path, metrics: bool, sample_ratio: float | None) -> 
 
 
 def variant(spec: str) -> tuple[str, bool, float | None]:
-    """`metrics`, `traces:R` or `all:R` -> (label, metrics on, trace sample ratio or None)."""
+    """`off`, `metrics`, `traces:R` or `all:R` -> (label, metrics on, trace sample ratio or None)."""
     kind, _, ratio = spec.partition(":")
+    if kind == "off" and not ratio:
+        return "off again (control)", False, None
     if kind == "metrics" and not ratio:
         return "metrics", True, None
     if kind in ("traces", "all") and ratio:
         label = f"traces {float(ratio):.0%}" + (" + metrics" if kind == "all" else "")
         return label, kind == "all", float(ratio)
-    raise SystemExit(f"unknown variant {spec!r}: metrics, traces:R or all:R")
+    raise SystemExit(f"unknown variant {spec!r}: off, metrics, traces:R or all:R")
 
 
 def cpu_seconds(stack: LocalStack, component: str) -> float:
@@ -92,7 +96,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000, help="GET /v1/models rounds")
     parser.add_argument("--chats", type=int, default=60, help="chat completion rounds")
     parser.add_argument("--seconds", type=float, default=15.0, help="per stack, for each throughput measure")
-    parser.add_argument("--variants", default="metrics,all:0.05,all:1", help="comma-separated, compared with telemetry off")
+    parser.add_argument("--variants", default="off,metrics,all:0.05,all:1", help="comma-separated, compared with telemetry off")
     args = parser.parse_args()
     variants = [("telemetry off", False, None)] + [variant(spec) for spec in args.variants.split(",")]
 

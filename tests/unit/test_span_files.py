@@ -11,12 +11,12 @@ from pathlib import Path
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from stackmesh_common.telemetry.tracing import WRITE_INTERVAL_S, WRITE_SLICE, JsonLinesExporter, LoopSpanWriter
+from stackmesh_common.telemetry.span_export import WRITE_INTERVAL_S, WRITE_SLICE, LoopSpanWriter, SpanFile
 
 
 def _provider(path: Path) -> tuple[TracerProvider, LoopSpanWriter]:
     provider = TracerProvider(resource=Resource.create({"service.name": "stackmesh-test"}))
-    writer = LoopSpanWriter(JsonLinesExporter(path))
+    writer = LoopSpanWriter(SpanFile(path, "stackmesh-test"))
     provider.add_span_processor(writer)
     return provider, writer
 

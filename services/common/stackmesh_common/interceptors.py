@@ -11,8 +11,6 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import grpc
 import psycopg
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 from psycopg import OperationalError
 
 from stackmesh_common.errors import InvalidArgument, StackmeshError, Unavailable
@@ -119,12 +117,12 @@ def _code_name(code: grpc.StatusCode | None, default: str) -> str:
 
 
 class _Call:
-    """What begin() set up for one call: its start time and span."""
+    """What begin() set up for one call: its start time and trace."""
 
-    __slots__ = ("started", "span", "token")
+    __slots__ = ("started", "trace")
 
-    def __init__(self, started: float, span: trace.Span | None, token: object) -> None:
-        self.started, self.span, self.token = started, span, token
+    def __init__(self, started: float, trace: tracing.ServedCall | None) -> None:
+        self.started, self.trace = started, trace
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
@@ -140,15 +138,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
         attributes.set(parse_attributes(metadata.get(ATTRIBUTES_HEADER)))
         remaining = context.time_remaining()
         deadline.set(None if remaining is None else time.monotonic() + remaining)
-        if not tracing.enabled:
-            return _Call(time.perf_counter(), None, None)
-        parent = tracing.extract(metadata)
-        if tracing.unsampled(parent):
-            # The caller's trace is not recorded: carry its context on, and spend no span.
-            return _Call(time.perf_counter(), None, otel_context.attach(parent))
-        span = tracing.tracer.start_span(method, parent, kind=trace.SpanKind.SERVER)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        return _Call(time.perf_counter(), span, token)
+        return _Call(time.perf_counter(), tracing.begin_call(method, metadata))
 
     def end(call: _Call, outcome: str) -> None:
         seconds = time.perf_counter() - call.started
@@ -159,14 +149,8 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
                 counter = counted[outcome] = metrics.RPC_CALLS.labels(method, outcome)
             counter.inc()
         log.info("rpc", extra={"fields": {"method": method, "outcome": outcome, "ms": round(seconds * 1000, 2)}})
-        if call.span is not None:
-            if call.span.is_recording():
-                call.span.set_attribute("rpc.grpc.status_code", outcome)
-                if outcome not in ("OK", "CANCELLED"):
-                    call.span.set_status(trace.StatusCode.ERROR)
-            call.span.end()
-        if call.token is not None:
-            otel_context.detach(call.token)
+        if call.trace is not None:
+            call.trace.end(outcome)
 
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
@@ -220,6 +204,10 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethod
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Sets the request id, logs each call, and maps exceptions to gRPC statuses."""
 
+    def __init__(self) -> None:
+        # method -> (its handler, the handler wrapped): wrapped once, not on every call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -230,4 +218,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         # neither logged nor mapped: they are the mesh's plumbing, not API calls.
         if handler is None or handler_call_details.method.startswith(("/grpc.", "/envoy.")):
             return handler
-        return _wrap_handler(handler, handler_call_details.method)
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None or wrapped[0] is not handler:
+            wrapped = self._wrapped[method] = (handler, _wrap_handler(handler, method))
+        return wrapped[1]

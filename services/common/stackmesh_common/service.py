@@ -238,11 +238,11 @@ async def build(spec: ServiceSpec, config: StackConfig, *, serving: bool = True)
 def _start_telemetry(ctx: ServiceContext, process: str, metrics_port: int | None) -> None:
     """Traces to their exporters, and /metrics on `metrics_port` (the distribution's port
     when None: one process per container)."""
-    provider = tracing.setup(ctx.config, process)
-    if provider is not None:
-        if tracing.file_writer is not None:
-            ctx.background(tracing.file_writer.run(), "span file")
-        ctx.on_close(lambda: asyncio.to_thread(provider.shutdown))  # flushes the last spans
+    traces = tracing.setup(ctx.config, process)
+    if traces is not None:
+        for writer in traces.writers:
+            ctx.background(writer.run(), f"spans to the {writer.sink.name}")
+        ctx.on_close(lambda: asyncio.to_thread(traces.provider.shutdown))  # writes the last spans
     settings = ctx.config.telemetry.metrics
     if settings.enabled:
         host, port = ctx.service.listen_host or ctx.service.host, settings.port if metrics_port is None else metrics_port
