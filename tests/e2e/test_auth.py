@@ -3,12 +3,15 @@ in front of the session stack): API keys and JWTs, over REST and gRPC."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import ipaddress
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 import httpx
@@ -24,6 +27,9 @@ from stackmesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from stackmesh.inference.v1 import inference_service_pb2 as pb
 from stackmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from stackmesh_auth.ext_authz import GATEWAY_CACHE_S
+from stackmesh_auth.quotas import Quotas
+from stackmesh_common.config import Limits, QuotasConfig
+from stackmesh_common.db import open_pool
 from tests.conftest import CHAT_MODEL
 from tests.support.auth import create_key, start_auth_gateway
 from tests.support.jwt_issuer import JwtIssuer
@@ -228,7 +234,43 @@ class TestJwt:
         assert_refused(api.get("/v1/models", headers=bearer(stranger)), 401, "invalid_token", "authentication_error")
 
 
+@pytest.fixture
+async def two_replicas(stack) -> AsyncIterator[list[Quotas]]:
+    """The quotas of two auth replicas: two processes' pools on the stack's Postgres."""
+    pools = [await open_pool(stack.config.postgres, "auth") for _ in range(2)]
+    yield [Quotas(pool, QuotasConfig()) for pool in pools]
+    for pool in pools:
+        await pool.close()
+
+
+def _per_minute(rate: int) -> Limits:
+    return QuotasConfig().default.model_copy(update={"requests_per_minute": rate})
+
+
 class TestQuotas:
+    async def test_replicas_share_one_request_budget(self, two_replicas):
+        principal, limits = f"replicated-{uuid.uuid4().hex}", _per_minute(6)
+        # Alternating replicas, as the gateway balances its checks: six in all pass, not twelve.
+        assert [await two_replicas[n % 2].check_request(principal, limits) for n in range(6)] == [None] * 6
+        for replica in two_replicas:
+            refusal = await replica.check_request(principal, limits)
+            assert refusal is not None and refusal.error.http_status == 429 and refusal.error.reason == "rate_limit_exceeded"
+            assert 1 <= refusal.retry_after_s <= 10  # one request every 10 s refills
+        assert await two_replicas[1].check_request(f"other-{uuid.uuid4().hex}", limits) is None
+
+    async def test_concurrent_checks_on_two_replicas_take_exactly_the_budget(self, two_replicas):
+        principal, limits = f"concurrent-{uuid.uuid4().hex}", _per_minute(20)
+        answers = await asyncio.gather(*(two_replicas[n % 2].check_request(principal, limits) for n in range(40)))
+        assert sum(answer is None for answer in answers) == 20
+
+    async def test_the_budget_refills_continuously(self, two_replicas):
+        principal, limits = f"refilled-{uuid.uuid4().hex}", _per_minute(120)  # one every 0.5 s
+        answers = [await two_replicas[0].check_request(principal, limits) for _ in range(121)]
+        assert answers[:120] == [None] * 120 and answers[120] is not None
+        await asyncio.sleep(0.6)
+        assert await two_replicas[1].check_request(principal, limits) is None
+        assert await two_replicas[0].check_request(principal, limits) is not None
+
     def test_the_request_past_the_per_minute_limit_is_429_with_retry_after(self, api, stack):
         created = keys_stub(stack).CreateKey(
             auth_pb.CreateKeyRequest(principal="gina", limits=auth_pb.Limits(requests_per_minute=5)), timeout=10
@@ -236,6 +278,8 @@ class TestQuotas:
         others = create_key(stack, "harry")
         statuses = [api.get("/v1/models", headers=bearer(created.secret)).status_code for _ in range(5)]
         assert statuses == [200] * 5
+        # Refused although the same call was just allowed: the gateway asks about every request
+        # of a rate-limited key instead of reusing an allowed answer.
         refused = api.get("/v1/models", headers=bearer(created.secret))
         message = assert_refused(refused, 429, "rate_limit_exceeded", "rate_limit_error")
         assert "5 requests per minute" in message

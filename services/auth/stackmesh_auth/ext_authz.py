@@ -125,7 +125,7 @@ class AuthorizationServicer:
                     f" (an API key created with --attr {ROLES_ATTRIBUTE}={ADMIN_ROLE})"
                 )
             limits = limits_for(identity, self.config.quotas)
-            refusal = self.quotas.check_request(identity.principal, limits)
+            refusal = await self.quotas.check_request(identity.principal, limits)
             spends = spends_tokens(path)
             if refusal is None and spends:
                 refusal = self.quotas.check_tokens(identity.principal, limits)

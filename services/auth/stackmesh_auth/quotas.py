@@ -1,7 +1,8 @@
 """Requests per minute and tokens per day, per principal.
 
-Requests: a token bucket of `requests_per_minute` that refills continuously, so a burst of N
-passes and the N+1th within the minute waits. Tokens: today's (UTC) count from the usage the
+Requests: a bucket of `requests_per_minute` that refills continuously, so a burst of N passes
+and the N+1th within the minute waits. It lives in Postgres (the generic cell rate algorithm:
+one row and one statement per request), so N auth replicas enforce one budget, not N. Tokens: today's (UTC) count from the usage the
 services report, kept in Postgres (it survives restarts and is shared by replicas) and read
 back every USAGE_REFRESH_S; a principal at or over its budget is refused until midnight UTC.
 Counts lag usage by up to a report interval, so a budget can be overrun by the requests in
@@ -23,7 +24,24 @@ from stackmesh_common.config import Limits, QuotasConfig
 from stackmesh_common.errors import ResourceExhausted
 
 USAGE_REFRESH_S = 1.0
-BUCKETS_MAX = 100_000
+# Rows of principals whose request budget is full again are deleted this often.
+SWEEP_S = 60.0
+
+# One request from `principal`'s budget, one per `interval` seconds with a burst of a minute's
+# worth: its arrival time moves on by `interval` unless that puts it over a minute ahead (the
+# budget is spent). Row locks order concurrent requests. Returns (taken, seconds until one
+# would be taken).
+_TAKE_REQUEST = """
+WITH taken AS (
+    INSERT INTO request_limits AS l (principal, tat) VALUES (%(principal)s, now() + make_interval(secs => %(interval)s))
+    ON CONFLICT (principal) DO UPDATE SET tat = GREATEST(l.tat, now()) + make_interval(secs => %(interval)s)
+    WHERE GREATEST(l.tat, now()) + make_interval(secs => %(interval)s) <= now() + interval '1 minute'
+    RETURNING 1
+)
+SELECT EXISTS (SELECT FROM taken),
+       (SELECT EXTRACT(EPOCH FROM GREATEST(tat, now()) + make_interval(secs => %(interval)s) - now() - interval '1 minute')::float8
+        FROM request_limits WHERE principal = %(principal)s)
+"""
 
 
 @dataclass(frozen=True)
@@ -56,31 +74,23 @@ class Quotas:
     def __init__(self, pool: AsyncConnectionPool, config: QuotasConfig) -> None:
         self.pool = pool
         self.config = config
-        # principal -> (tokens left, monotonic time of that count)
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._swept = 0.0
         self._day = ""
         self._used: dict[str, int] = {}
 
-    def check_request(self, principal: str, limits: Limits) -> Refusal | None:
+    async def check_request(self, principal: str, limits: Limits) -> Refusal | None:
         rate = limits.requests_per_minute
         if not rate:
             return None
-        now = time.monotonic()
-        left, at = self._buckets.get(principal, (float(rate), now))
-        left = min(float(rate), left + (now - at) * rate / 60.0)
-        if left < 1.0:
-            self._buckets[principal] = (left, now)
-            wait = math.ceil((1.0 - left) * 60.0 / rate)
-            return Refusal(
-                ResourceExhausted(
-                    f"Rate limit reached for {principal}: {rate} requests per minute. Retry in {wait} s.", reason="rate_limit_exceeded"
-                ),
-                wait,
-            )
-        if len(self._buckets) >= BUCKETS_MAX:
-            self._buckets.clear()
-        self._buckets[principal] = (left - 1.0, now)
-        return None
+        async with self.pool.connection() as conn:
+            taken, wait = await (await conn.execute(_TAKE_REQUEST, {"principal": principal, "interval": 60.0 / rate})).fetchone()
+        if taken:
+            return None
+        wait = max(1, math.ceil(wait))
+        return Refusal(
+            ResourceExhausted(f"Rate limit reached for {principal}: {rate} requests per minute. Retry in {wait} s.", reason="rate_limit_exceeded"),
+            wait,
+        )
 
     def check_tokens(self, principal: str, limits: Limits) -> Refusal | None:
         budget = limits.tokens_per_day
@@ -125,7 +135,12 @@ class Quotas:
         self._used = {principal: tokens for _, principal, tokens in rows}
 
     async def keep_fresh(self) -> None:
-        """Re-reads today's counts (other replicas' reports, the day changing) until cancelled."""
+        """Re-reads today's counts (other replicas' reports, the day changing) until cancelled,
+        and drops request budgets that are full again (no row is the same budget)."""
         while True:
             await self.refresh()
+            if time.monotonic() - self._swept > SWEEP_S:
+                async with self.pool.connection() as conn:
+                    await conn.execute("DELETE FROM request_limits WHERE tat < now()")
+                self._swept = time.monotonic()
             await asyncio.sleep(USAGE_REFRESH_S)
