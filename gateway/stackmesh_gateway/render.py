@@ -12,10 +12,9 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from stackmesh_common.call_context import ATTRIBUTES_HEADER, ERROR_CODE_HEADER, ERROR_TYPE_HEADER, PRINCIPAL_HEADER
-from stackmesh_common.config import ConfigError, GatewayConfig, ServiceConfig, StackConfig
+from stackmesh_common.config import ConfigError, GatewayConfig, ServiceConfig, StackConfig, otlp_collector_address
 from stackmesh_gateway.descriptor import API_FAMILY, INSPECT_API, GrpcService, load_services, stream_paths, upload_bindings
 from stackmesh_gateway.openapi import OPENAPI_PATH, build_openapi
 
@@ -313,13 +312,6 @@ def _tracing(config: StackConfig) -> dict[str, Any]:
     }
 
 
-def _collector_address(endpoint: str) -> tuple[str, int]:
-    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-    if not parts.hostname:
-        raise ConfigError(f"telemetry.traces.otlp_endpoint {endpoint!r} names no host (e.g. http://otel-collector:4317)")
-    return parts.hostname, parts.port or 4317
-
-
 def _auth_cache_filter() -> dict[str, Any]:
     code = resources.files("stackmesh_gateway").joinpath("auth_cache.lua").read_text()
     constants = (
@@ -549,7 +541,7 @@ def render(config: StackConfig, descriptor: Path, openapi: Path | None = None) -
     traces = config.telemetry.traces
     if traces.enabled and traces.otlp_endpoint:
         hcm["tracing"] = _tracing(config)
-        clusters.append(_cluster(OTEL_COLLECTOR_CLUSTER, [_collector_address(traces.otlp_endpoint)], gateway.connect_timeout_s))
+        clusters.append(_cluster(OTEL_COLLECTOR_CLUSTER, [otlp_collector_address(traces.otlp_endpoint)[:2]], gateway.connect_timeout_s))
     chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
     if gateway.tls is not None:
         chain["transport_socket"] = _tls_transport_socket(config)

@@ -2,11 +2,12 @@
 
 Requests: a bucket of `requests_per_minute` that refills continuously, so a burst of N passes
 and the N+1th within the minute waits. It lives in Postgres (the generic cell rate algorithm:
-one row and one statement per request), so N auth replicas enforce one budget, not N. Tokens: today's (UTC) count from the usage the
-services report, kept in Postgres (it survives restarts and is shared by replicas) and read
-back every USAGE_REFRESH_S; a principal at or over its budget is refused until midnight UTC.
-Counts lag usage by up to a report interval, so a budget can be overrun by the requests in
-flight when it runs out (as with every provider's quota).
+one row and one statement per request), so N auth replicas enforce one budget, not N.
+Tokens: today's (UTC) count from the usage the services report, kept in Postgres (it survives
+restarts and is shared by replicas) and read back every USAGE_REFRESH_S; a principal at or
+over its budget is refused until midnight UTC. Counts lag usage by up to a report interval, so
+a budget can be overrun by the requests in flight when it runs out (as with every provider's
+quota).
 """
 
 from __future__ import annotations

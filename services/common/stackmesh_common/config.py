@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -204,6 +205,15 @@ class TracesConfig(_Strict):
     directory: str = ""
     # Fraction of new traces recorded (a caller's sampled flag is honoured).
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+def otlp_collector_address(endpoint: str) -> tuple[str, int, bool]:
+    """(host, port, TLS) of a collector's `otlp_endpoint`: http://host[:port] plain, https://
+    TLS, port 4317 by default; the services export to it, and Envoy sends the gateway's spans."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    if not parts.hostname or parts.scheme not in ("http", "https"):
+        raise ConfigError(f"telemetry.traces.otlp_endpoint {endpoint!r} is not http(s)://host[:port] (e.g. http://otel-collector:4317)")
+    return parts.hostname, parts.port or 4317, parts.scheme == "https"
 
 
 class TelemetryConfig(_Strict):

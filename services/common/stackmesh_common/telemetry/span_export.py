@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import grpc
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -31,7 +30,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from stackmesh_common.config import ConfigError
+from stackmesh_common.config import otlp_collector_address
 
 log = logging.getLogger("stackmesh.traces")
 
@@ -136,11 +135,9 @@ class OtlpCollector:
     name = "OTLP collector"
 
     def __init__(self, endpoint: str, resource: Resource) -> None:
-        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-        if not parts.hostname or parts.scheme not in ("http", "https"):
-            raise ConfigError(f"telemetry.traces.otlp_endpoint {endpoint!r} is not http(s)://host[:port] (e.g. http://otel-collector:4317)")
-        target = f"{parts.hostname}:{parts.port or 4317}"
-        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials()) if parts.scheme == "https" else grpc.insecure_channel(target)
+        host, port, tls = otlp_collector_address(endpoint)
+        target = f"{host}:{port}"
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials()) if tls else grpc.insecure_channel(target)
         self._export = TraceServiceStub(channel).Export
         self._resource = ResourceProto(attributes=[_key_value(k, v) for k, v in resource.attributes.items()])
         self._scope = InstrumentationScope(name="stackmesh")
